@@ -1,0 +1,203 @@
+"""One typed settings object: YAML file, then TRAWLER_* environment, validated at start.
+
+Every default lives here. Unknown keys are errors, not silently ignored: a typo in a
+config file must stop the service at start, not disable a scanner in production.
+Secrets are never values here: only the *names* of environment variables or files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from service.model import Action, Severity
+
+ENV_PREFIX = "TRAWLER_"
+
+
+class ConfigError(Exception):
+    """Config is wrong; the message names the key and what is wrong with it."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Strict):
+    """Enforced by the parser and the dispatcher, never by each scanner."""
+
+    max_message_bytes: int = 64 * 1024 * 1024
+    max_part_bytes: int = 25 * 1024 * 1024
+    max_depth: int = 10  # nested message/rfc822 and archive layers
+    max_attachments: int = 100
+    scanner_timeout_s: float = 5.0
+    message_deadline_s: float = 20.0
+    # archive walking
+    max_expanded_bytes: int = 100 * 1024 * 1024
+    max_expansion_ratio: float = 100.0
+    max_archive_entries: int = 1000
+
+
+class VerdictPolicy(_Strict):
+    suspicious_at: Severity = Severity.MEDIUM
+    malicious_at: Severity = Severity.HIGH
+    max_action: Action = Action.REMEDIATE  # cap on what any rule may ask for
+
+
+class BlastRadius(_Strict):
+    max_removals: int = 200  # distinct recipients per rule per window
+    window_s: float = 3600.0
+
+
+class Remediation(_Strict):
+    mode: Literal["enforce", "shadow", "off"] = "enforce"
+    min_severity: Severity = Severity.HIGH
+    blast_radius: BlastRadius = BlastRadius()
+    retries: int = 3
+    retry_backoff_s: float = 0.5
+
+
+class CollectorConfig(_Strict):
+    name: str
+    type: Literal["imap", "maildir", "ews", "graph", "smtp"]
+    # maildir
+    path: str | None = None
+    # imap / ews / graph
+    host: str | None = None
+    port: int | None = None
+    tls: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    folder: str = "INBOX"
+    poll_interval_s: float = 0.05
+    idle: bool = True
+    idle_rearm_s: float = 540.0  # RFC 2177: re-issue IDLE at least every 29 min; we use 9
+    tls_verify: bool = True
+
+
+class MailboxesConfig(_Strict):
+    type: Literal["imap", "maildir", "ews", "graph"] = "maildir"
+    path: str | None = None  # maildir root holding <address>/
+    host: str | None = None
+    port: int | None = None
+    tls: Literal["ssl", "starttls", "none"] = "ssl"
+    tls_verify: bool = True
+    master_user: str | None = None
+    master_password_env: str | None = None
+    master_password_file: str | None = None
+    master_separator: str = "*"
+    quarantine_folder: str = "Quarantine"
+    pool_size: int = 8  # concurrent sessions, to cap the load on the mail server
+
+
+class Settings(_Strict):
+    data_root: str = "./trawler-data"
+    state: str | None = None  # default: sqlite:///<data_root>/state.db
+    rules: str = "./rules"
+    listen: str = "127.0.0.1:8080"
+    organisation_domains: tuple[str, ...] = ()
+    collectors: tuple[CollectorConfig, ...] = ()
+    mailboxes: MailboxesConfig = MailboxesConfig()
+    remediation: Remediation = Remediation()
+    limits: Limits = Limits()
+    verdict: VerdictPolicy = VerdictPolicy()
+    scanners: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"yara": {}}
+    )
+    api_token_env: str = "TRAWLER_API_TOKEN"
+    api_token_file: str | None = None
+    workers: int = 1
+    rules_reload_s: float = 2.0
+
+    @field_validator("organisation_domains")
+    @classmethod
+    def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.strip().lower().lstrip("@") for d in v)
+
+    @property
+    def state_url(self) -> str:
+        return self.state or f"sqlite:///{Path(self.data_root) / 'state.db'}"
+
+
+def _env_overlay(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """TRAWLER_REMEDIATION__MODE=shadow sets remediation.mode; values parse as YAML.
+
+    Only names of known top-level keys are read so that secrets such as
+    TRAWLER_API_TOKEN (read elsewhere) never land in the settings object.
+    """
+    known = set(Settings.model_fields)
+    out = dict(data)
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        if path[0] not in known:
+            continue
+        node = out
+        for key in path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+            node[key] = child = dict(child)
+            node = child
+        node[path[-1]] = yaml.safe_load(raw) if raw else raw
+    return out
+
+
+def load(path: str | os.PathLike[str] | None = None,
+         environ: dict[str, str] | None = None) -> Settings:
+    environ = dict(os.environ if environ is None else environ)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top")
+        data = loaded or {}
+    if "TRAWLER_DATA" in environ and "data_root" not in data:
+        data["data_root"] = environ["TRAWLER_DATA"]
+    data = _env_overlay(data, environ)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{where}: {msg}")
+    return "invalid config: " + "; ".join(lines)
+
+
+def read_secret(env_name: str | None, file_name: str | None,
+                environ: dict[str, str] | None = None) -> str | None:
+    """A secret from the environment or a mounted file (Kubernetes Secret)."""
+    environ = dict(os.environ if environ is None else environ)
+    if env_name and environ.get(env_name):
+        return environ[env_name]
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read secret file {file_name}: {exc.strerror}") from exc
+    return None
+
+
+def dump_redacted(settings: Settings) -> str:
+    """For `trawler check`: the effective settings; they hold no secret values."""
+    return json.dumps(settings.model_dump(mode="json"), indent=2, sort_keys=True)

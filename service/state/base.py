@@ -1,0 +1,91 @@
+"""The Store protocol: everything Trawler must remember, behind one seam.
+
+Two backends implement it and pass one contract suite (tests/state/test_contract.py):
+SQLite for one machine with nothing installed, Redis for several replicas.
+Values are JSON-able dicts; raw messages are bytes. Nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """A journal message as a collector hands it over."""
+
+    collector: str
+    raw: bytes = field(repr=False)
+    received_at: float  # unix time the collector saw it: starts time-to-remediate
+    ref: str = ""  # collector's own reference (UID, file name) for logs and audit
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A queued item leased to one consumer until acked or reclaimed."""
+
+    entry_id: str
+    item: QueueItem
+    deliveries: int  # 1 on first delivery; more after a reclaim
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """Outcome of recording a message's recipients under its dedup key."""
+
+    first_seen: bool  # no earlier report of this message
+    new_recipients: tuple[str, ...]  # recipients not recorded before this call
+    all_recipients: tuple[str, ...]
+
+
+@runtime_checkable
+class Store(Protocol):
+    # lifecycle
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> bool: ...
+
+    # queue: at-least-once; an entry stays pending until acked
+    async def enqueue(self, item: QueueItem) -> str: ...
+    async def consume(self, consumer: str, count: int, block_ms: int) -> list[QueueEntry]: ...
+    async def ack(self, entry_id: str) -> None: ...
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int) -> list[QueueEntry]:
+        """Take over entries another consumer leased and did not ack (XAUTOCLAIM)."""
+        ...
+
+    async def queue_depth(self) -> int: ...
+
+    # collector checkpoints: moved only after enqueue returned
+    async def get_checkpoint(self, collector: str) -> str | None: ...
+    async def set_checkpoint(self, collector: str, value: str) -> None: ...
+
+    # dedup: a second journal report of a message merges recipients
+    async def merge_recipients(self, key: str, recipients: list[str]) -> MergeResult: ...
+
+    # verdicts: one per dedup key (upsert)
+    async def save_verdict(self, key: str, verdict: JSON) -> None: ...
+    async def get_verdict(self, key: str) -> JSON | None: ...
+
+    # alerts
+    async def save_alert(self, alert_id: str, alert: JSON) -> None: ...
+    async def get_alert(self, alert_id: str) -> JSON | None: ...
+    async def list_alerts(self, limit: int, offset: int) -> list[JSON]: ...
+    async def find_alert_by_message(self, key: str) -> JSON | None: ...
+
+    # remediation records: where each copy went, per (dedup key, recipient)
+    async def save_remediation(self, key: str, recipient: str, record: JSON) -> None: ...
+    async def get_remediations(self, key: str) -> dict[str, JSON]: ...
+
+    # audit log: append-only
+    async def audit(self, event: JSON) -> None: ...
+    async def list_audit(self, limit: int) -> list[JSON]: ...
+
+    # counters in a sliding window: blast-radius guard, first-time senders
+    async def window_add(self, name: str, member: str, window_s: float) -> int:
+        """Record member at now; return how many distinct members fall inside the window."""
+        ...
+
+    async def incr(self, name: str, amount: int = 1) -> int: ...
