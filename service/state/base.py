@@ -89,3 +89,10 @@ class Store(Protocol):
         ...
 
     async def incr(self, name: str, amount: int = 1) -> int: ...
+
+
+class StoreUnavailable(ConnectionError):
+    """The backing store cannot be reached right now; the same call may be retried later.
+
+    The message names the backend and the cause, never a password or a full URL.
+    """
