@@ -96,6 +96,10 @@ class MailboxesConfig(_Strict):
     pool_size: int = 8  # concurrent sessions, to cap the load on the mail server
 
 
+def _default_scanners() -> dict[str, dict[str, Any]]:
+    return {"yara": {}}
+
+
 class Settings(_Strict):
     data_root: str = "./trawler-data"
     state: str | None = None  # default: sqlite:///<data_root>/state.db
@@ -107,9 +111,7 @@ class Settings(_Strict):
     remediation: Remediation = Remediation()
     limits: Limits = Limits()
     verdict: VerdictPolicy = VerdictPolicy()
-    scanners: dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: {"yara": {}}
-    )
+    scanners: dict[str, dict[str, Any]] = Field(default_factory=_default_scanners)
     api_token_env: str = "TRAWLER_API_TOKEN"
     api_token_file: str | None = None
     workers: int = 1

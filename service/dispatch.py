@@ -1,0 +1,131 @@
+"""Run every scanner on one parsed message at once, under the limits, into one verdict.
+
+The dispatcher, not the scanner, owns timeouts and the per-message deadline and turns
+exceptions into error findings plus a metric: one broken scanner never costs a
+message its verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from service import metrics
+from service.config import VerdictPolicy
+from service.model import (
+    Action,
+    Code,
+    Finding,
+    ParsedMessage,
+    Severity,
+    Verdict,
+    VerdictLabel,
+    bounded_evidence,
+)
+from service.scanners.base import LoadedScanner, ScanContext
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, scanners: list[LoadedScanner], ctx: ScanContext,
+                 policy: VerdictPolicy | None = None) -> None:
+        self._scanners = scanners
+        self._ctx = ctx
+        self._policy = policy or VerdictPolicy()
+
+    @property
+    def scanner_names(self) -> list[str]:
+        return [s.name for s in self._scanners]
+
+    async def scan(self, msg: ParsedMessage) -> Verdict:
+        started = time.perf_counter()
+        findings = list(msg.findings)
+        findings.extend(await self.run_scanners(msg))
+        return fold(msg.message_id, findings, self._policy,
+                    (time.perf_counter() - started) * 1000.0)
+
+    async def run_scanners(self, msg: ParsedMessage) -> list[Finding]:
+        limits = self._ctx.limits
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limits.message_deadline_s
+        tasks = {
+            asyncio.create_task(self._run_one(s, msg, deadline), name=f"scan:{s.name}"): s
+            for s in self._scanners
+        }
+        if not tasks:
+            return []
+        done, pending = await asyncio.wait(tasks, timeout=limits.message_deadline_s)
+        findings: list[Finding] = []
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        for task, scanner in tasks.items():
+            if task in done:
+                findings.extend(task.result())
+            else:
+                metrics.SCANNER_ERRORS.labels(scanner.name, "deadline").inc()
+                findings.append(Finding(
+                    scanner=scanner.name, code=Code.DEADLINE_EXCEEDED, severity=Severity.INFO,
+                    evidence=(f"message deadline {limits.message_deadline_s}s",),
+                ))
+        return findings
+
+    async def _run_one(self, scanner: LoadedScanner, msg: ParsedMessage,
+                       deadline: float) -> list[Finding]:
+        loop = asyncio.get_running_loop()
+        timeout = min(self._ctx.limits.scanner_timeout_s, max(0.0, deadline - loop.time()))
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                return list(await scanner.scan(msg, scanner.options, self._ctx))
+        except TimeoutError:
+            metrics.SCANNER_ERRORS.labels(scanner.name, "timeout").inc()
+            return [Finding(scanner=scanner.name, code=Code.SCANNER_TIMEOUT,
+                            severity=Severity.INFO, evidence=(f"timeout {timeout:.3g}s",))]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a scanner bug or hostile input must not cost the verdict
+            metrics.SCANNER_ERRORS.labels(scanner.name, "error").inc()
+            log.warning("scanner %s failed on %s: %s", scanner.name, msg.message_id,
+                        type(exc).__name__)
+            return [Finding(scanner=scanner.name, code=Code.SCANNER_ERROR,
+                            severity=Severity.INFO,
+                            evidence=bounded_evidence([f"{type(exc).__name__}: {exc}"]))]
+        finally:
+            metrics.SCAN_DURATION.labels(scanner.name).observe(time.perf_counter() - started)
+
+
+def fold(message_id: str | None, findings: list[Finding], policy: VerdictPolicy,
+         elapsed_ms: float) -> Verdict:
+    """Highest severity decides the label; rules' own `action` meta, capped, the action.
+
+    Rules in `test` or `nursery` status report findings but move neither label nor
+    action: that is how a new rule earns trust in production before it can act.
+    """
+    top: Severity | None = None
+    for f in findings:
+        if f.status not in (None, "stable"):
+            continue
+        if top is None or f.severity.rank > top.rank:
+            top = f.severity
+    if top is None or top.rank < policy.suspicious_at.rank:
+        label = VerdictLabel.CLEAN
+    elif top.rank < policy.malicious_at.rank:
+        label = VerdictLabel.SUSPICIOUS
+    else:
+        label = VerdictLabel.MALICIOUS
+    action = Action.NONE
+    if label is not VerdictLabel.CLEAN:
+        action = Action.ALERT
+        for f in findings:
+            if (f.action is Action.REMEDIATE
+                    and f.severity.rank >= policy.suspicious_at.rank
+                    and f.status in (None, "stable")):
+                action = Action.REMEDIATE
+    if action.rank > policy.max_action.rank:
+        action = policy.max_action
+    return Verdict(message_id=message_id, verdict=label, action=action, severity=top,
+                   findings=tuple(findings), elapsed_ms=elapsed_ms)
