@@ -1,0 +1,106 @@
+"""The dispatcher owns limits: a slow or broken scanner never costs the verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from prometheus_client import REGISTRY
+
+from service.config import Limits, VerdictPolicy
+from service.dispatch import Dispatcher, fold
+from service.model import Action, Code, Finding, ParsedMessage, Severity, VerdictLabel
+from service.scanners.base import LoadedScanner, ScanContext
+from tests.factories import message
+
+
+def _scanner(name: str, fn: Any) -> LoadedScanner:
+    return LoadedScanner(name=name, options=None, scan=fn)
+
+
+async def _hit(msg: ParsedMessage, options: Any, ctx: ScanContext) -> list[Finding]:
+    return [Finding(scanner="hit", code=Code.RULE_MATCH, severity=Severity.HIGH, rule="R1",
+                    action=Action.REMEDIATE, status="stable")]
+
+
+async def _hang(msg: ParsedMessage, options: Any, ctx: ScanContext) -> list[Finding]:
+    await asyncio.sleep(60)
+    return []
+
+
+async def _boom(msg: ParsedMessage, options: Any, ctx: ScanContext) -> list[Finding]:
+    raise ValueError("bad input")
+
+
+def _errors(scanner: str, kind: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "trawler_scanner_errors_total", {"scanner": scanner, "kind": kind})
+    return value or 0.0
+
+
+async def test_timeout_and_error_become_findings_and_verdict_still_comes() -> None:
+    ctx = ScanContext(limits=Limits(scanner_timeout_s=0.2, message_deadline_s=5))
+    before_t, before_e = _errors("hang", "timeout"), _errors("boom", "error")
+    d = Dispatcher([_scanner("hit", _hit), _scanner("hang", _hang), _scanner("boom", _boom)],
+                   ctx)
+    started = time.monotonic()
+    verdict = await d.scan(message())
+    assert time.monotonic() - started < 3
+    codes = {(f.scanner, f.code) for f in verdict.findings}
+    assert ("hang", Code.SCANNER_TIMEOUT) in codes
+    assert ("boom", Code.SCANNER_ERROR) in codes
+    assert verdict.verdict is VerdictLabel.MALICIOUS
+    assert verdict.action is Action.REMEDIATE
+    assert _errors("hang", "timeout") == before_t + 1
+    assert _errors("boom", "error") == before_e + 1
+
+
+async def test_message_deadline_cuts_every_scanner() -> None:
+    ctx = ScanContext(limits=Limits(scanner_timeout_s=30, message_deadline_s=0.3))
+    d = Dispatcher([_scanner("hang", _hang), _scanner("hit", _hit)], ctx)
+    started = time.monotonic()
+    verdict = await d.scan(message())
+    assert time.monotonic() - started < 3
+    assert any(f.scanner == "hang" and f.code in (Code.DEADLINE_EXCEEDED, Code.SCANNER_TIMEOUT)
+               for f in verdict.findings)
+    assert verdict.verdict is VerdictLabel.MALICIOUS
+
+
+async def test_cancellation_propagates() -> None:
+    ctx = ScanContext(limits=Limits(scanner_timeout_s=30, message_deadline_s=30))
+    d = Dispatcher([_scanner("hang", _hang)], ctx)
+    task = asyncio.create_task(d.scan(message()))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("cancel was swallowed")
+
+
+def _f(sev: Severity, status: str | None = "stable", action: Action | None = None) -> Finding:
+    return Finding(scanner="t", code=Code.RULE_MATCH, severity=sev, status=status, action=action)
+
+
+def test_fold_thresholds_and_caps() -> None:
+    p = VerdictPolicy()
+    assert fold(None, [], p, 0).verdict is VerdictLabel.CLEAN
+    assert fold(None, [_f(Severity.LOW)], p, 0).verdict is VerdictLabel.CLEAN
+    v = fold(None, [_f(Severity.MEDIUM)], p, 0)
+    assert (v.verdict, v.action) == (VerdictLabel.SUSPICIOUS, Action.ALERT)
+    v = fold(None, [_f(Severity.CRITICAL, action=Action.REMEDIATE)], p, 0)
+    assert (v.verdict, v.action) == (VerdictLabel.MALICIOUS, Action.REMEDIATE)
+    capped = VerdictPolicy(max_action=Action.ALERT)
+    assert fold(None, [_f(Severity.CRITICAL, action=Action.REMEDIATE)], capped, 0).action \
+        is Action.ALERT
+
+
+def test_fold_ignores_rules_not_yet_stable() -> None:
+    v = fold(None, [_f(Severity.CRITICAL, status="nursery", action=Action.REMEDIATE)],
+             VerdictPolicy(), 0)
+    assert v.verdict is VerdictLabel.CLEAN
+    assert v.action is Action.NONE
+    assert len(v.findings) == 1  # still reported, for the team tuning it
