@@ -34,9 +34,15 @@ class Engine:
         if not self.rules.loaded:
             self.rules.load()
 
+    def parse(self, raw: bytes) -> ParsedMessage:
+        return mime.parse(raw, self.settings.limits)
+
     async def scan_raw(self, raw: bytes) -> ScanResult:
         started = time.perf_counter()
-        msg = mime.parse(raw, self.settings.limits)
+        return await self.scan_parsed(self.parse(raw), started)
+
+    async def scan_parsed(self, msg: ParsedMessage, started: float | None = None) -> ScanResult:
+        started = time.perf_counter() if started is None else started
         verdict = await self.dispatcher.scan(msg)
         elapsed = (time.perf_counter() - started) * 1000.0
         verdict = Verdict(message_id=verdict.message_id, verdict=verdict.verdict,
