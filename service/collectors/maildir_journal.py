@@ -158,20 +158,20 @@ class MaildirJournalCollector:
     def _scan(self) -> list[_Candidate]:
         now = time.time_ns()
         found: list[_Candidate] = list(self._list("new"))
-        scan_cur = now - self._cur_scanned_ns >= self._cur_rescan_ns
-        if scan_cur:
-            # A full listing of cur/ grows with the journal's history: only list it
-            # again when it changed, and at most every cur_rescan_s.
+        # A full listing of cur/ grows with the journal's history: list it again only
+        # when a file there is waiting to settle, or when it changed (at most every
+        # cur_rescan_s, since our own renames into cur/ change it all the time).
+        scan_cur = any(k[0] == "cur" for k in self._seen)
+        if scan_cur or now - self._cur_scanned_ns >= self._cur_rescan_ns:
             try:
                 cur_mtime = os.stat(self.path / "cur").st_mtime_ns
             except OSError:
                 cur_mtime = -2
-            scan_cur = cur_mtime != self._cur_mtime_ns or any(
-                k[0] == "cur" for k in self._seen)
+            scan_cur = scan_cur or cur_mtime != self._cur_mtime_ns
             self._cur_scanned_ns = now
-            if scan_cur:
-                self._cur_mtime_ns = cur_mtime
-                found += self._list("cur")
+            self._cur_mtime_ns = cur_mtime
+        if scan_cur:
+            found += self._list("cur")
         ready: list[_Candidate] = []
         seen: dict[tuple[str, str], tuple[int, int]] = {
             k: v for k, v in self._seen.items() if k[0] == "cur" and not scan_cur}
