@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -25,28 +25,25 @@ from service.collectors.maildir import (
     MaildirMailboxBackend,
 )
 from service.collectors.maildir_journal import PROCESSED_MARK
-from service.state.base import QueueItem, Store
+from service.state import QueueItem, Store, open_store
 
 # -- journal collector -------------------------------------------------------------------
 
 
-class CheckpointStore:
-    """Only the part of Store the collector uses: checkpoints."""
-
-    def __init__(self) -> None:
-        self.checkpoints: dict[str, str] = {}
-
-    async def get_checkpoint(self, collector: str) -> str | None:
-        return self.checkpoints.get(collector)
-
-    async def set_checkpoint(self, collector: str, value: str) -> None:
-        self.checkpoints[collector] = value
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A real SQLite store; the collector keeps its checkpoint here."""
+    st = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    await st.open()
+    yield st
+    await st.close()
 
 
 class Sink:
-    """The enqueue callable, recording what it was handed."""
+    """The enqueue callable: enqueues into the store and records what it was handed."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self.items: list[QueueItem] = []
         self.fail_next = 0
 
@@ -54,8 +51,9 @@ class Sink:
         if self.fail_next:
             self.fail_next -= 1
             raise ConnectionError("queue unavailable")
+        entry_id = await self.store.enqueue(item)
         self.items.append(item)
-        return str(len(self.items))
+        return entry_id
 
 
 async def until(cond: Callable[[], bool], within_s: float = 5.0) -> None:
@@ -82,9 +80,8 @@ async def running() -> AsyncIterator[Callable[[MaildirJournalCollector, Sink], N
         await asyncio.wait_for(task, 5)
 
 
-def collector(path: Path, store: CheckpointStore | None = None) -> MaildirJournalCollector:
-    return MaildirJournalCollector("journal", path, cast(Store, store or CheckpointStore()),
-                                   poll_interval_s=0.01)
+def collector(path: Path, store: Store) -> MaildirJournalCollector:
+    return MaildirJournalCollector("journal", path, store, poll_interval_s=0.01)
 
 
 def drop(path: Path, sub: str, name: str, data: bytes, age_s: float = 0.0) -> Path:
@@ -101,13 +98,13 @@ def drop(path: Path, sub: str, name: str, data: bytes, age_s: float = 0.0) -> Pa
     return target
 
 
-async def test_collector_satisfies_protocol(tmp_path: Path) -> None:
-    assert isinstance(collector(tmp_path / "j"), JournalCollector)
+async def test_collector_satisfies_protocol(tmp_path: Path, store: Store) -> None:
+    assert isinstance(collector(tmp_path / "j", store), JournalCollector)
 
 
-async def test_picks_up_new_and_unprocessed_cur(tmp_path: Path, running: Any) -> None:
+async def test_picks_up_new_and_unprocessed_cur(tmp_path: Path, store: Store,
+                                                running: Any) -> None:
     path = tmp_path / "journal"
-    store = CheckpointStore()
     col = collector(path, store)
     await col.check()
     assert all((path / sub).is_dir() for sub in ("cur", "new", "tmp"))
@@ -115,7 +112,7 @@ async def test_picks_up_new_and_unprocessed_cur(tmp_path: Path, running: Any) ->
     drop(path, "cur", "1700000001.M2P1.host:2,F", b"Subject: b\r\n\r\nbody b\r\n")
     drop(path, "tmp", "1700000002.M3P1.host", b"Subject: in tmp\r\n\r\n")
     drop(path, "new", ".hidden", b"Subject: dotfile\r\n\r\n")
-    sink = Sink()
+    sink = Sink(store)
     running(col, sink)
     await until(lambda: len(sink.items) == 2)
     await asyncio.sleep(0.1)
@@ -129,16 +126,17 @@ async def test_picks_up_new_and_unprocessed_cur(tmp_path: Path, running: Any) ->
     done = sorted(os.listdir(path / "cur"))
     assert done == [f"1700000000.M1P1.host{PROCESSED_MARK}:2,S",
                     f"1700000001.M2P1.host{PROCESSED_MARK}:2,FS"]
-    assert store.checkpoints["journal"].startswith("cur/")
+    assert await store.queue_depth() == 2
+    checkpoint = await store.get_checkpoint("journal")
+    assert checkpoint is not None and checkpoint.removeprefix("cur/") in done
 
 
-async def test_each_message_enqueued_once_across_restart(tmp_path: Path, running: Any) -> None:
+async def test_each_message_enqueued_once_across_restart(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "journal"
-    store = CheckpointStore()
-    first = Sink()
     col = collector(path, store)
     await col.check()
     drop(path, "new", "1.M1.host", b"Subject: one\r\n\r\n")
+    first = Sink(store)
     stop = asyncio.Event()
     task = asyncio.create_task(col.run(first, stop))
     await until(lambda: len(first.items) == 1)
@@ -146,20 +144,32 @@ async def test_each_message_enqueued_once_across_restart(tmp_path: Path, running
     stop.set()
     await asyncio.wait_for(task, 5)
 
-    second = Sink()
-    running(collector(path, store), second)
-    drop(path, "new", "2.M2.host", b"Subject: two\r\n\r\n")
-    await until(lambda: len(second.items) == 1)
-    await asyncio.sleep(0.3)  # many polls: the first message must not come back
+    # As after a restart: a fresh store on the same database, a fresh collector.
+    reopened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    await reopened.open()
+    second = Sink(reopened)
+    stop = asyncio.Event()
+    task = asyncio.create_task(collector(path, reopened).run(second, stop))
+    try:
+        drop(path, "new", "2.M2.host", b"Subject: two\r\n\r\n")
+        await until(lambda: len(second.items) == 1)
+        await asyncio.sleep(0.3)  # many polls: the first message must not come back
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        depth = await reopened.queue_depth()
+        await reopened.close()
     assert [i.raw for i in first.items] == [b"Subject: one\r\n\r\n"]
     assert [i.raw for i in second.items] == [b"Subject: two\r\n\r\n"]
+    assert depth == 2
 
 
-async def test_half_written_file_waits_until_complete(tmp_path: Path, running: Any) -> None:
+async def test_half_written_file_waits_until_complete(tmp_path: Path, store: Store,
+                                                      running: Any) -> None:
     path = tmp_path / "journal"
-    col = collector(path)
+    col = collector(path, store)
     await col.check()
-    sink = Sink()
+    sink = Sink(store)
     running(col, sink)
     chunks = [b"Subject: slow\r\n\r\n"] + [b"line %d\r\n" % n for n in range(20)]
     # A user copying straight into new/: the file is there while still growing.
@@ -175,15 +185,16 @@ async def test_half_written_file_waits_until_complete(tmp_path: Path, running: A
     assert [i.raw for i in sink.items] == [b"".join(chunks)]
 
 
-async def test_unreadable_files_are_moved_aside(tmp_path: Path, running: Any) -> None:
+async def test_unreadable_files_are_moved_aside(tmp_path: Path, store: Store,
+                                                running: Any) -> None:
     path = tmp_path / "journal"
-    col = collector(path)
+    col = collector(path, store)
     await col.check()
     os.symlink(tmp_path / "nowhere", path / "new" / "dangling")
     os.symlink("/etc/hostname", path / "new" / "symlink-out")
     (path / "new" / "a-directory").mkdir()
     os.mkfifo(path / "new" / "a-fifo")  # opening it for reading must not hang
-    sink = Sink()
+    sink = Sink(store)
     running(col, sink)
     drop(path, "new", "good", b"Subject: fine\r\n\r\n")
     await until(lambda: len(sink.items) == 1)
@@ -194,12 +205,13 @@ async def test_unreadable_files_are_moved_aside(tmp_path: Path, running: Any) ->
     assert [i.raw for i in sink.items] == [b"Subject: fine\r\n\r\n"]
 
 
-async def test_enqueue_failure_retries_without_marking(tmp_path: Path, running: Any) -> None:
+async def test_enqueue_failure_retries_without_marking(tmp_path: Path, store: Store,
+                                                       running: Any) -> None:
     path = tmp_path / "journal"
-    col = collector(path)
+    col = collector(path, store)
     await col.check()
     drop(path, "new", "x", b"Subject: retry\r\n\r\n", age_s=5)
-    sink = Sink()
+    sink = Sink(store)
     sink.fail_next = 1
     running(col, sink)
     await asyncio.sleep(0.2)
@@ -207,13 +219,14 @@ async def test_enqueue_failure_retries_without_marking(tmp_path: Path, running: 
     assert os.listdir(path / "new") == ["x"]  # not marked: the enqueue did not happen
     await until(lambda: len(sink.items) == 1)
     assert os.listdir(path / "new") == []
+    assert await store.queue_depth() == 1
 
 
-async def test_check_refuses_a_file(tmp_path: Path) -> None:
+async def test_check_refuses_a_file(tmp_path: Path, store: Store) -> None:
     not_a_dir = tmp_path / "journal"
     not_a_dir.write_bytes(b"")
     with pytest.raises(MaildirError, match="journal"):
-        await collector(not_a_dir).check()
+        await collector(not_a_dir, store).check()
 
 
 # -- mailbox backend ---------------------------------------------------------------------
