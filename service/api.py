@@ -1,0 +1,132 @@
+"""HTTP on one port: /metrics, /healthz, /readyz, and the /v1 API behind a bearer token."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from service.actions.remediate import Remediator
+from service.config import Settings, read_secret
+from service.rules import RuleLibrary
+from service.state.base import Store
+
+log = logging.getLogger(__name__)
+
+STORE_KEY: web.AppKey[Store] = web.AppKey("store", Store)
+RULES_KEY: web.AppKey[RuleLibrary] = web.AppKey("rules", RuleLibrary)
+REMEDIATOR_KEY: web.AppKey[Any] = web.AppKey("remediator", object)
+TOKEN_KEY: web.AppKey[str] = web.AppKey("token", str)
+
+MAX_BODY = 16 * 1024 * 1024
+PUBLIC = frozenset({"/metrics", "/healthz", "/readyz"})
+
+
+def api_token(settings: Settings) -> str:
+    """From the environment or a file; else generated once into <data root>/api-token."""
+    token = read_secret(settings.api_token_env, settings.api_token_file)
+    if token:
+        return token
+    path = Path(settings.data_root) / "api-token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    log.warning("no API token configured: generated one in %s (mode 0600)", path)
+    return token
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request,
+                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                          ) -> web.StreamResponse:
+    if request.path not in PUBLIC:
+        header = request.headers.get("Authorization", "")
+        scheme, _, supplied = header.partition(" ")
+        expected = request.app[TOKEN_KEY]
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                supplied.strip().encode(), expected.encode()):
+            return json_error(401, "missing or wrong bearer token")
+    return await handler(request)
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(REGISTRY),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    store_ok = False
+    try:
+        store_ok = await request.app[STORE_KEY].ping()
+    except Exception:  # readiness answers, it does not raise
+        store_ok = False
+    rules_ok = request.app[RULES_KEY].loaded
+    status = 200 if store_ok and rules_ok else 503
+    return web.json_response({"store": store_ok, "rules": rules_ok}, status=status)
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    try:
+        limit = min(int(request.query.get("limit", "50")), 500)
+        offset = max(int(request.query.get("offset", "0")), 0)
+    except ValueError:
+        return json_error(400, "limit and offset must be integers")
+    if limit < 1:
+        return json_error(400, "limit must be at least 1")
+    alerts = await request.app[STORE_KEY].list_alerts(limit, offset)
+    return web.json_response({"alerts": alerts, "limit": limit, "offset": offset})
+
+
+async def get_alert(request: web.Request) -> web.Response:
+    alert = await request.app[STORE_KEY].get_alert(request.match_info["id"])
+    if alert is None:
+        return json_error(404, "no such alert")
+    alert["remediation"] = await request.app[STORE_KEY].get_remediations(alert["key"])
+    return web.json_response(alert)
+
+
+async def restore_alert(request: web.Request) -> web.Response:
+    store = request.app[STORE_KEY]
+    alert = await store.get_alert(request.match_info["id"])
+    if alert is None:
+        return json_error(404, "no such alert")
+    remediator: Remediator | None = request.app[REMEDIATOR_KEY]
+    if remediator is None:
+        return json_error(409, "remediation is not configured")
+    results = await remediator.restore(alert["key"], actor="api", reason="restore")
+    return web.json_response({"id": alert["id"], "restored": results})
+
+
+def build_app(settings: Settings, store: Store, rules: RuleLibrary,
+              remediator: Remediator | None, token: str) -> web.Application:
+    app = web.Application(middlewares=[auth_middleware], client_max_size=MAX_BODY)
+    app[STORE_KEY] = store
+    app[RULES_KEY] = rules
+    app[REMEDIATOR_KEY] = remediator
+    app[TOKEN_KEY] = token
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/v1/alerts", list_alerts)
+    app.router.add_get("/v1/alerts/{id}", get_alert)
+    app.router.add_post("/v1/alerts/{id}/restore", restore_alert)
+    return app
