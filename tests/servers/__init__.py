@@ -1,0 +1,1 @@
+"""Real servers (Dovecot) that tests start privately on free loopback ports."""

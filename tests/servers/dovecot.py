@@ -51,6 +51,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 login_greeting = trawler-test ready
 auth_cache_size = 0
+auth_failure_delay = 0  # wrong-password tests need no tarpit
 {extra}
 passdb {{
   driver = passwd-file
@@ -60,7 +61,9 @@ passdb {{
 }}
 passdb {{
   driver = passwd-file
-  args = {root}/users
+  # one file per user: a new file is read at once, an edited one only after
+  # Dovecot's own stat throttling, which made freshly added users flaky
+  args = {root}/users/%u
 }}
 userdb {{
   driver = static
@@ -131,9 +134,8 @@ class DovecotServer:
         if os.geteuid() == 0:
             os.chown(self.root / "mail", uid, gid)
         (self.root / "masters").write_text(f"{MASTER_USER}:{{PLAIN}}{MASTER_PASSWORD}\n")
-        (self.root / "users").write_text("")
-        for name in ("masters", "users"):
-            (self.root / name).chmod(0o644)
+        (self.root / "masters").chmod(0o644)
+        (self.root / "users").mkdir(mode=0o755)
         self._write_config()
 
     def _write_config(self) -> None:
@@ -158,13 +160,15 @@ class DovecotServer:
         return self.root / "dovecot.conf"
 
     def add_user(self, name: str, password: str = PASSWORD) -> str:
-        """Add a login; Dovecot re-reads the passwd file when it changes, no reload needed."""
+        """Add a login (no reload needed); name must be a plain address."""
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"unsafe user name {name!r}")
         self._users[name] = password
-        lines = "".join(f"{u}:{{PLAIN}}{p}\n" for u, p in self._users.items())
-        tmp = self.root / "users.tmp"
-        tmp.write_text(lines)
+        path = self.root / "users" / name
+        tmp = path.with_name(name + ".tmp")
+        tmp.write_text(f"{name}:{{PLAIN}}{password}\n")
         tmp.chmod(0o644)
-        tmp.replace(self.root / "users")  # new inode: the reload check cannot miss it
+        tmp.replace(path)
         return name
 
     def start(self, timeout: float = 10.0) -> None:
