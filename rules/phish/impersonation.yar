@@ -1,0 +1,57 @@
+/*
+  Brand impersonation: the name a reader sees says one company, the address says
+  another. Real notifications from these brands come from the brand's own domains;
+  lures put the brand in the display name and send from anything else.
+*/
+
+rule PHISH_Impersonation_Brand_DisplayNameMismatch
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e01"
+        description = "Display name names a well-known brand while the From domain is not one of that brand's domains"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "credential_phishing"
+        tactic = "impersonation"
+        author = "trawler"
+        date = "2024-06-01"
+
+    condition:
+        part_kind == "message"
+        and sender_domain != ""
+        // Each clause: the brand as a word in the display name (what the reader trusts),
+        // and the sender domain is none of that brand's own domains (what the reader
+        // does not check). Brands whose names are common words or first names (chase,
+        // target, apple alone) are left out: they would hit people, not lures.
+        and (
+            (display_name matches /\b(microsoft|office ?365|outlook|onedrive|sharepoint)\b/
+                and not sender_domain matches /(^|\.)(microsoft|office|office365|outlook|live|onedrive|sharepointonline|sharepoint|microsoftonline|skype|yammer)\.(com|net)$/)
+            or (display_name matches /\bpay ?pal\b/
+                and not sender_domain matches /(^|\.)paypal\.[a-z.]+$/)
+            or (display_name matches /\b(apple ?id|apple support|icloud|itunes)\b/
+                and not sender_domain matches /(^|\.)(apple|icloud|itunes)\.com$/)
+            or (display_name matches /\bamazon\b/
+                and not sender_domain matches /(^|\.)amazon\.[a-z.]+$/)
+            or (display_name matches /\bnetflix\b/
+                and not sender_domain matches /(^|\.)netflix\.com$/)
+            or (display_name matches /\b(facebook|instagram|whatsapp)\b/
+                and not sender_domain matches /(^|\.)(facebook|facebookmail|instagram|whatsapp|meta)\.com$/)
+            or (display_name matches /\bdocu ?sign\b/
+                and not sender_domain matches /(^|\.)docusign\.(com|net)$/)
+            or (display_name matches /\b(dhl|fedex|usps)\b/
+                and not sender_domain matches /(^|\.)(dhl|fedex|usps)\.[a-z.]+$/)
+            or (display_name matches /\b(coinbase|binance|metamask|trust ?wallet|ledger|opensea|uniswap|pancakeswap|kraken|exodus|ripple|ethereum)\b/
+                and not sender_domain matches /(^|\.)(coinbase|binance|metamask|trustwallet|ledger|opensea|uniswap|pancakeswap|kraken|exodus|ripple|ethereum)\.[a-z.]+$/)
+            or (display_name matches /\b(bradesco|banco do brasil|ita(u|\xc3\xba)|santander|caixa|nubank|livelo|mercado ?pago|mercado ?livre|ourocard)\b/
+                and not sender_domain matches /(^|\.)(bradesco|bb|itau|santander|caixa|nubank|livelo|mercadopago|mercadolivre|mercadolibre)\.[a-z.]+$/)
+            or (display_name matches /\b(wells ?fargo|bank of america|citibank|hsbc|barclays)\b/
+                and not sender_domain matches /(^|\.)(wellsfargo|bankofamerica|bofa|citi|citibank|hsbc|barclays)\.[a-z.]+$/)
+            or (display_name matches /\b(walmart|costco|sam'?s club|t-mobile|verizon|aarp|state farm|starbucks|lowe'?s|home depot|kohl'?s|temu|shein)\b/
+                and not sender_domain matches /(^|\.)(walmart|costco|samsclub|t-mobile|verizon|aarp|statefarm|starbucks|lowes|homedepot|kohls|temu|temuemail|shein|sheinemail)\.[a-z.]+$/)
+            or (display_name matches /\b(decathlon|lidl|aldi|edeka|rossmann|leclerc|nespresso|leroy merlin|mediamarkt|fressnapf|telekom)\b/
+                and not sender_domain matches /(^|\.)(decathlon|lidl|aldi|aldi-nord|aldi-sued|edeka|rossmann|leclerc|e-leclerc|nespresso|leroymerlin|mediamarkt|fressnapf|telekom)\.[a-z.]+$/)
+            or (display_name matches /\b(norton|mcafee|geek ?squad|proton ?mail|proton\.me|dropbox|wetransfer|adobe)\b/
+                and not sender_domain matches /(^|\.)(norton|nortonlifelock|mcafee|geeksquad|bestbuy|proton|protonmail|dropbox|dropboxmail|wetransfer|adobe)\.[a-z.]+$/)
+        )
+}
