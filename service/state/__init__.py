@@ -28,32 +28,28 @@ __all__ = [
     "open_store",
 ]
 
-_URL_HELP = "use sqlite:///absolute/path.db or redis://host:port/db[?prefix=name:]"
+_URL_HELP = "use sqlite:///relative.db, sqlite:////absolute.db or redis://host:port/db"
 
 
 def open_store(url: str) -> Store:
     """A Store for `url`, not yet opened (await store.open()).
 
-    sqlite:///var/lib/trawler/state.db is the absolute path /var/lib/trawler/state.db
-    (URL syntax: the path follows the empty host); sqlite:relative/state.db is relative
-    to the working directory. redis://, rediss:// and unix:// take redis-py's URL
-    options plus `prefix` for the key prefix. Errors never repeat the URL: it may hold
-    a password.
+    SQLite follows SQLAlchemy: everything after "sqlite:///" is the path as written,
+    so sqlite:///trawler-data/state.db is relative to the working directory and
+    sqlite:////var/lib/trawler/state.db (four slashes) is absolute. redis://, rediss://
+    and unix:// take redis-py's URL options plus `prefix` for the key prefix. Errors
+    never repeat the URL: it may hold a password.
     """
+    url = url.strip()
+    if url[:7].lower() == "sqlite:":
+        if url[7:10] != "///" or not url[10:]:
+            raise ValueError(f"sqlite state URL must be sqlite:///<path>: {_URL_HELP}")
+        return SqliteStore(url[10:])
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
     except ValueError:
         raise ValueError(f"state URL is malformed: {_URL_HELP}") from None
     scheme = parts.scheme.lower()
-    if scheme == "sqlite":
-        if parts.netloc or parts.query or parts.fragment:
-            raise ValueError(f"sqlite state URL takes only a path: {_URL_HELP}")
-        path = parts.path
-        if path.startswith("//"):  # sqlite:////abs/path, as SQLAlchemy spells it
-            path = "/" + path.lstrip("/")
-        if not path:
-            raise ValueError(f"sqlite state URL has no path: {_URL_HELP}")
-        return SqliteStore(path)
     if scheme in ("redis", "rediss", "unix"):
         query = parse_qsl(parts.query, keep_blank_values=True)
         prefix = DEFAULT_PREFIX
