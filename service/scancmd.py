@@ -19,6 +19,7 @@ from typing import TextIO
 
 from service.config import Settings
 from service.engine import Engine, result_json
+from service.rules import RuleError, compile_rules
 
 MESSAGE_SUFFIXES = (".eml", ".msg", ".txt", "")
 _CHUNK = 16
@@ -80,6 +81,13 @@ def _chunks(paths: Iterator[str], size: int) -> Iterator[list[str]]:
 def run_scan(settings: Settings, paths: list[str], jobs: int, summary: bool,
              out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     started = time.perf_counter()
+    try:
+        # Compile once here first: a broken rule must stop the scan with its file and
+        # line, not make every pool worker die in its initializer and respawn forever.
+        compile_rules(Path(settings.rules))
+    except RuleError as exc:
+        err.write(f"trawler: {exc}\n")
+        return 2
     counts: Counter[str] = Counter()
     batches: Iterable[list[str]]
     if jobs <= 1:
