@@ -22,8 +22,6 @@ from service.state.base import Store
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_QUARANTINE = ".Quarantine"
-
 
 def journal_dir(settings: Settings) -> Path:
     return Path(settings.data_root) / "journal"
@@ -77,11 +75,9 @@ def build_backend(settings: Settings) -> MailboxBackend:
     if cfg.type == "maildir":
         from service.collectors.maildir_mailbox import MaildirMailboxBackend
 
+        # "Quarantine" in config is the Maildir++ folder ".Quarantine" on disk.
         root = cfg.path or str(mailboxes_dir(settings))
-        quarantine = cfg.quarantine_folder
-        if not quarantine.startswith("."):
-            quarantine = EMBEDDED_QUARANTINE if quarantine == "Quarantine" else "." + quarantine
-        return MaildirMailboxBackend(root, quarantine, settings.organisation_domains)
+        return MaildirMailboxBackend(root, cfg.quarantine_folder, settings.organisation_domains)
     if cfg.type == "imap":
         from service.collectors.imap import ImapMailboxBackend
 
