@@ -25,7 +25,8 @@ import secrets
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
-from email.policy import compat32
+from email.policy import Compat32
+from typing import Any
 
 from service import journal
 from service.config import Limits
@@ -75,6 +76,24 @@ _PLAIN_RECIPIENTS = (
 _BOUNDARY_DECL = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
 _JOURNAL_HEADER = re.compile(rb"(?im)^x-ms-journal-report[ \t]*:")
 _DELIMITER = re.compile(rb"(?m)^--([^\r\n]{1,202}?)[ \t]*\r?$")
+
+
+class _Policy(Compat32):
+    """compat32 whose Content-Type/-Disposition reads are bounded.
+
+    The stdlib's parameter parsing is quadratic in the header length and the parser
+    itself reads the boundary while parsing; a real phish folds its whole HTML body into
+    Content-Type. Reads see the first line only; raw_items() keeps the full value.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if len(value) > MAX_PARAM_HEADER and name.lower() in _PARAM_HEADERS:
+            value = value.partition("\n")[0].strip()[:MAX_PARAM_HEADER] or "text/plain"
+        return super().header_fetch_parse(name, value)
+
+
+_POLICY = _Policy()
+_PARAM_HEADERS = ("content-type", "content-disposition")
 
 
 def _max_nesting(limits: Limits) -> int:
@@ -129,7 +148,7 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMessage:
     scanned, jenv = data, None
     head = header_block(data)
     if _JOURNAL_HEADER.search(head):
-        outer = BytesHeaderParser(policy=compat32).parsebytes(head)
+        outer = BytesHeaderParser(policy=_POLICY).parsebytes(head)
         if journal.HEADER in outer:
             scanned, jenv = _unwrap(data, outer, ctx)
     msg = _stdlib_parse(scanned, ctx)
@@ -204,10 +223,10 @@ def _stdlib_parse(data: bytes, ctx: _Ctx) -> Message:
         data = data[:cut]
     data = _elide(data, ctx)
     try:
-        return BytesParser(policy=compat32).parsebytes(data)
+        return BytesParser(policy=_POLICY).parsebytes(data)
     except RecursionError:
         ctx.find(Code.MIME_TOO_DEEP, None, "nesting exhausted the parser", once=True)
-        return BytesParser(policy=compat32).parsebytes(data, headersonly=True)
+        return BytesParser(policy=_POLICY).parsebytes(data, headersonly=True)
 
 
 def _deep_cut(data: bytes, cap: int) -> int | None:
@@ -273,15 +292,14 @@ def _blank_line(data: bytes, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _cap_param_headers(part: Message, pid: str, ctx: _Ctx) -> None:
-    """Cut huge Content-Type/-Disposition values: stdlib param parsing is quadratic."""
-    for name in ("content-type", "content-disposition"):
-        value = part.get(name)
-        if value is None or len(str(value)) <= MAX_PARAM_HEADER:
+    """Report huge Content-Type/-Disposition values (_Policy bounds what reads see)."""
+    for key, value in part.raw_items():
+        name = key.lower()
+        if name not in _PARAM_HEADERS or len(value) <= MAX_PARAM_HEADER:
             continue
         text = str(value)
-        first, _, rest = text.partition("\n")
+        rest = text.partition("\n")[2]
         ctx.find(Code.MIME_DEFECT, pid or None, f"{name} header of {len(text)} chars")
-        part.replace_header(name, first.strip()[:MAX_PARAM_HEADER] or "text/plain")
         if name == "content-type" and "<" in rest:
             # The body was folded into the header (a real phish shape): show it anyway.
             html = decode_text(rest.encode("utf-8", "surrogateescape"), None)[0]
@@ -339,7 +357,7 @@ def _nested_message(part: Message, payload: list[Message | str], pid: str, depth
     data = b""
     if sub is not None:
         try:
-            data = sub.as_bytes(policy=compat32)
+            data = sub.as_bytes(policy=_POLICY)
         except Exception:  # reserialising hostile input
             ctx.find(Code.MIME_DEFECT, pid, "nested message could not be serialised")
         if ctx.elided and ctx.nonce.encode() in data:
@@ -387,7 +405,7 @@ def _decode(part: Message, payload: str | None) -> bytes:
     """The part's decoded bytes, decoded once; `payload` overrides the part's own."""
     try:
         if payload is not None:
-            copy = Message(policy=compat32)
+            copy = Message(policy=_POLICY)
             copy["Content-Transfer-Encoding"] = str(part.get("content-transfer-encoding", ""))
             copy.set_payload(payload)
             part = copy
