@@ -1,0 +1,125 @@
+/*
+  Disguised text: tricks that keep a word readable to a person while hiding it from a
+  filter. Legitimate senders want their words found, so they have no reason to do this.
+*/
+
+rule PHISH_Evasion_Text_InvisibleCharsInWords
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e20"
+        description = "Letters separated one by one with invisible characters (zero-width, LRM, combining joiner, soft hyphen) to break up words"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "evasion"
+        tactic = "obfuscation"
+
+    strings:
+        // letter, invisible run, letter, invisible run, letter, invisible run, letter.
+        // Invisible: U+200B-U+200F, U+2060, U+FEFF, U+034F, U+00AD (UTF-8 bytes).
+        // Four letters in a row each split off: a hyphenation hint (one soft hyphen per
+        // word) or a preheader pad (invisible runs between spaces) never looks like this.
+        $x = /[A-Za-z](\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad| )*(\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)[A-Za-z](\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad| )*(\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)[A-Za-z](\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad| )*(\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)[A-Za-z]/
+    condition:
+        part_kind == "message"
+        and $x
+        // Also in the display name or subject, where the header block holds them encoded.
+        or (part_kind == "message"
+            and (display_name matches /[a-z](\xe2\x80[\x8b-\x8f]|\xcd\x8f|\xc2\xad)+ *[a-z](\xe2\x80[\x8b-\x8f]|\xcd\x8f|\xc2\xad)+ *[a-z]/
+                 or subject matches /[a-z](\xe2\x80[\x8b-\x8f]|\xcd\x8f|\xc2\xad)+ *[a-z](\xe2\x80[\x8b-\x8f]|\xcd\x8f|\xc2\xad)+ *[a-z]/))
+}
+
+rule PHISH_Evasion_Text_MixedScriptHomoglyph
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e21"
+        description = "Display name or subject mixes Cyrillic/Greek/IPA look-alike letters into Latin words (Binance with a Cyrillic a)"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "evasion"
+        tactic = "obfuscation"
+
+    condition:
+        part_kind == "message"
+        // A Latin letter directly next to a Cyrillic (U+0400-U+04FF: D0/D1 lead bytes),
+        // Greek lower-case (CE/CF) or Latin-alpha/IPA (C9/CA) letter inside one word:
+        // real Russian or Greek text is written in its own script, not spliced into
+        // Latin words, and these letters are chosen because they look like a, e, o, c.
+        and (display_name matches /[a-z][\xd0\xd1\xc9\xca][\x80-\xbf]|[\xd0\xd1\xc9\xca][\x80-\xbf][a-z]/
+             or subject matches /[a-z][\xd0\xd1\xc9\xca][\x80-\xbf]|[\xd0\xd1\xc9\xca][\x80-\xbf][a-z]/)
+}
+
+rule PHISH_Evasion_Text_MathAlphanumeric
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e22"
+        description = "Subject or display name written in Unicode mathematical/double-struck letters so filters cannot read it"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "evasion"
+        tactic = "obfuscation"
+
+    condition:
+        part_kind == "message"
+        // U+1D400-U+1D7FF (F0 9D 90-9F ..) three times in a row is a word, not a symbol.
+        and (subject matches /(\xf0\x9d[\x90-\x9f][\x80-\xbf]){3}/
+             or display_name matches /(\xf0\x9d[\x90-\x9f][\x80-\xbf]){3}/
+             // Double-struck C, H, N, P, Q, R, Z live in the letterlike block (E2 84 ..)
+             or subject matches /\xf0\x9d[\x90-\x9f][\x80-\xbf]\xe2\x84[\x80-\xbf]|\xe2\x84[\x80-\xbf]\xf0\x9d[\x90-\x9f][\x80-\xbf]/)
+}
+
+rule PHISH_Evasion_Text_LookalikeBrandSpelling
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e23"
+        description = "Brand or login words spelled with capital I for l or zero for O (PaypaI, WaIIet, Iog in, IMP0RTANT)"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "evasion"
+        tactic = "obfuscation"
+
+    strings:
+        // Case-sensitive on purpose: the capital I standing in for a lower-case l is the tell.
+        $x1 = /\b(PaypaI|PayPaI|WaIIet|AppIe|GoogIe|OutIook|BiIling|HeIp ?desk)\b/
+        $x2 = /\b(Iog ?in|Iogin|Iog-in|sign-ln|User ?lD|IDentity)\b/
+        $x3 = /\b(IMP0RTANT|ACC0UNT|0FFICE|MICR0S0FT|PASSW0RD|INF0RMATI0N|N0TICE)\b/
+        $x4 = /\b(lmmediate|lmportant|lnvoice|Rnicrosoft|Arnazon)\b/
+    condition:
+        part_kind == "message"
+        and any of them
+}
+
+rule PHISH_Evasion_Header_MultipleFromMailboxes
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e24"
+        description = "From header lists a quoted display name, a comma and a second mailbox: a trick to show one name and send as another"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "evasion"
+        tactic = "spoofing"
+
+    strings:
+        // From: "Brand Name", junk <real@sender>  -- the comma sits outside the quotes,
+        // so the header holds two mailboxes and clients show the first, address-less one.
+        // "Smith, John" <j@x> keeps its comma inside the quotes and does not match.
+        $x1 = /\nFrom:[ \t]*"[^"\r\n]{1,80}"[ \t]*,[ \t]*[^,<>\r\n]{0,40}<[^>\r\n]+@/ nocase
+        // The same without quotes: "From: Brand Gutschein, junk <real@sender>". RFC 5322
+        // senders must quote a display name holding a comma; mail software does.
+        $x3 = /\nFrom:[ \t]*[^"<>,\r\n@]{1,80},[ \t]*[^,<>"\r\n@]{1,40}<[^>\r\n]+@/ nocase
+        // An empty address <> in From is never a real sender.
+        $x2 = /\nFrom:[^\r\n]{0,120}<>/ nocase
+        $blank = /\n\r?\n/
+    condition:
+        part_kind == "message"
+        and any of ($x*)
+        // Only in the header block (before the first blank line), never in a body that
+        // quotes headers.
+        and (for any i in (1..#x1) : (@x1[i] < @blank[1])
+             or for any i in (1..#x2) : (@x2[i] < @blank[1])
+             or for any i in (1..#x3) : (@x3[i] < @blank[1]))
+}
