@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import signal
 import socket
@@ -32,8 +33,6 @@ from service.wiring import build_backend, build_collector, collector_configs, ma
 
 log = logging.getLogger(__name__)
 
-GRACE_S = float(os.environ.get("TRAWLER_GRACE_S", "20"))
-
 
 def split_hostport(value: str, default_port: int) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
@@ -53,8 +52,9 @@ def prepare_data_root(settings: Settings) -> None:
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, worker_only: bool = False) -> None:
         self.settings = settings
+        self.worker_only = worker_only  # a --workers child: pipeline only, no intake or HTTP
         self.stop = asyncio.Event()
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
 
@@ -80,19 +80,24 @@ class Service:
         engine = Engine(s, rules, store)
         backend: MailboxBackend = build_backend(s)
         remediator = Remediator(backend, store, s.remediation, s.organisation_domains)
-        collectors = [build_collector(c, store) for c in collector_configs(s)]
-        pipeline = Pipeline(s, store, engine, remediator, self.consumer)
+        collectors = ([] if self.worker_only
+                      else [build_collector(c, store) for c in collector_configs(s)])
+        pipeline = Pipeline(s, store, engine, remediator, self.consumer,
+                            concurrency=s.concurrency,
+                            reclaim_idle_ms=int(s.reclaim_idle_s * 1000))
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
 
-        host, port = split_hostport(s.listen, 8080)
-        runner = web.AppRunner(build_app(s, store, rules, remediator, api_token(s)),
-                               access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        log.info("listening on http://%s:%d (mode %s)", host, port, s.remediation.mode)
+        runner: web.AppRunner | None = None
+        if not self.worker_only:
+            host, port = split_hostport(s.listen, 8080)
+            runner = web.AppRunner(build_app(s, store, rules, remediator, api_token(s)),
+                                   access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
+            log.info("listening on http://%s:%d (mode %s)", host, port, s.remediation.mode)
 
         intake_stop = asyncio.Event()
         intake = [asyncio.create_task(self._collect(c, store, intake_stop), name=c.name)
@@ -103,11 +108,12 @@ class Service:
         ]
         work = asyncio.create_task(pipeline.run(self.stop), name="pipeline")
         await self.stop.wait()
-        log.info("stopping: intake first, then up to %.0fs to finish in-flight work", GRACE_S)
+        log.info("stopping: intake first, then up to %.0fs to finish in-flight work",
+                 s.shutdown_grace_s)
         intake_stop.set()
         await asyncio.gather(*intake, return_exceptions=True)
         try:
-            await asyncio.wait_for(asyncio.shield(work), GRACE_S)
+            await asyncio.wait_for(asyncio.shield(work), s.shutdown_grace_s)
         except TimeoutError:
             log.warning("grace period over: cancelling in-flight work (it will be redelivered)")
             work.cancel()
@@ -117,7 +123,8 @@ class Service:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await backend.close()
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
         return 0
 
     async def _collect(self, collector: JournalCollector, store: Store,
@@ -148,12 +155,37 @@ class Service:
             await asyncio.sleep(1.0)
 
 
+def _worker_process(settings_json: str) -> None:
+    settings = Settings.model_validate_json(settings_json)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s worker %(name)s %(message)s")
+    sys.exit(asyncio.run(Service(settings, worker_only=True).main()))
+
+
 def run_service(settings: Settings, smtp: str | None = None, workers: int | None = None) -> int:
     if smtp:
         raise ConfigError("--smtp: the SMTP journal endpoint is not in this build yet")
-    if workers and workers > 1:
-        raise ConfigError("--workers: several scanner processes are not in this build yet")
-    return asyncio.run(Service(settings).main())
+    workers = workers or settings.workers
+    if workers > 1 and not settings.state_url.startswith(("redis://", "rediss://")):
+        raise ConfigError("--workers: several scanner processes share the queue through "
+                          "Redis; set state: redis://...")
+    children = []
+    ctx = multiprocessing.get_context("spawn")
+    for _ in range(workers - 1):
+        child = ctx.Process(target=_worker_process, args=(settings.model_dump_json(),),
+                            daemon=False)
+        child.start()
+        children.append(child)
+    try:
+        return asyncio.run(Service(settings).main())
+    finally:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+        for child in children:
+            child.join(settings.shutdown_grace_s + 5)
+            if child.is_alive():
+                child.kill()
 
 
 async def _restore(settings: Settings, target: str) -> int:

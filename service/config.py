@@ -114,7 +114,10 @@ class Settings(_Strict):
     scanners: dict[str, dict[str, Any]] = Field(default_factory=_default_scanners)
     api_token_env: str = "TRAWLER_API_TOKEN"
     api_token_file: str | None = None
-    workers: int = 1
+    workers: int = 1  # scanner processes on one machine (shared state needs Redis)
+    concurrency: int = 8  # messages in flight per process
+    reclaim_idle_s: float = 30.0  # take over a dead consumer's messages after this long
+    shutdown_grace_s: float = 20.0  # SIGTERM: time to finish in-flight work
     rules_reload_s: float = 2.0
 
     @field_validator("organisation_domains")
