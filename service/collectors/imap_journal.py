@@ -294,7 +294,9 @@ class _Session:
                 while not self.halt_idle.is_set() and time.monotonic() - armed < o._idle_rearm_s:
                     if client.idle_check(timeout=IDLE_CHECK_S):
                         loop.call_soon_threadsafe(self.wake.set)
-                client.idle_done()
+                # A push that raced with re-arming comes back with the DONE reply.
+                if client.idle_done()[1]:
+                    loop.call_soon_threadsafe(self.wake.set)
         except Exception as exc:
             # The poll loop still works without IDLE; its own errors trigger reconnects.
             if not self.halt_idle.is_set():

@@ -232,7 +232,7 @@ async def test_idle_wakes_a_slow_poll(
     c = collector(dovecot, user, store, poll_interval_s=30.0, idle=True, idle_rearm_s=1.0)
     async with running(c) as sink:
         await sink.wait_for(1)
-        await asyncio.sleep(1.5)  # IDLE armed, and re-armed at least once
+        await asyncio.sleep(1.2)  # IDLE armed, and re-armed at least once
         await asyncio.to_thread(dovecot.append, user, JOURNAL, message(1))
         await sink.wait_for(2, within=5)  # far sooner than the 30 s poll
 
