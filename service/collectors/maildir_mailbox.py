@@ -145,11 +145,10 @@ class MaildirMailboxBackend:
                                      reason=f"mailbox {mbox.name!r} is not a maildir under root")
         matcher = HeaderMatcher(ident)
         q_cur = f"{self.quarantine_folder}/cur"
-        already: list[Moved] = []
-        for hit in self._find(mbox, matcher, quarantine=True):
-            already.append(Moved(original_folder=_origin_of(hit.name) or "cur",
-                                 quarantine_folder=hit.rel_dir, new_ref=hit.name))
-        hits = list(self._find(mbox, matcher, quarantine=False))
+        # Folders first, quarantine second: a copy a concurrent run moves in between is
+        # then seen in quarantine rather than missed in both places.
+        hits = self._find(mbox, matcher, quarantine=False)
+        already = self._already(mbox, matcher)
         if dry_run:
             if hits:
                 would = tuple(Moved(h.rel_dir, q_cur, _quarantine_name(h.name, h.rel_dir))
@@ -168,23 +167,33 @@ class MaildirMailboxBackend:
         except MaildirError as exc:
             return QuarantineOutcome(RemovalResult.FAILED, moved=tuple(moved), reason=str(exc))
         errors: list[str] = []
+        raced = False
         for hit in hits:
             src = mbox / hit.rel_dir / hit.name
             try:
                 target = move_no_clobber(src, mbox / q_cur, _quarantine_name(hit.name, hit.rel_dir))
             except FileNotFoundError:
-                continue  # moved meanwhile by a concurrent run; it reported it
+                raced = True  # a concurrent run moved it: look for it in quarantine below
+                continue
             except OSError as exc:
                 errors.append(f"{hit.rel_dir}/{hit.name}: {exc.strerror or exc}")
                 continue
             moved.append(Moved(original_folder=hit.rel_dir, quarantine_folder=q_cur,
                                new_ref=target.name))
+        if raced:
+            mine = {m.new_ref for m in moved}
+            moved += [m for m in self._already(mbox, matcher) if m.new_ref not in mine]
         if errors:
             return QuarantineOutcome(RemovalResult.FAILED, moved=tuple(moved),
                                      reason="cannot move: " + "; ".join(errors[:5]))
         if not moved:
             return QuarantineOutcome(RemovalResult.NOT_FOUND)
         return QuarantineOutcome(RemovalResult.REMOVED, moved=tuple(moved))
+
+    def _already(self, mbox: Path, matcher: HeaderMatcher) -> list[Moved]:
+        return [Moved(original_folder=_origin_of(hit.name) or "cur",
+                      quarantine_folder=hit.rel_dir, new_ref=hit.name)
+                for hit in self._find(mbox, matcher, quarantine=True)]
 
     def _find(self, mbox: Path, matcher: HeaderMatcher, *, quarantine: bool) -> list[_Hit]:
         folders = [self.quarantine_folder] if quarantine else ["", *self._subfolders(mbox)]

@@ -25,6 +25,8 @@ from service.collectors.maildir import (
     MaildirMailboxBackend,
 )
 from service.collectors.maildir_journal import PROCESSED_MARK
+from service.mime import parse
+from service.pipeline import identity
 from service.state import QueueItem, Store, open_store
 
 # -- journal collector -------------------------------------------------------------------
@@ -167,7 +169,9 @@ async def test_each_message_enqueued_once_across_restart(tmp_path: Path, store: 
 async def test_half_written_file_waits_until_complete(tmp_path: Path, store: Store,
                                                       running: Any) -> None:
     path = tmp_path / "journal"
-    col = collector(path, store)
+    # A wide settle time, so that a loaded test machine pausing the writer between
+    # chunks does not look like a finished file.
+    col = MaildirJournalCollector("journal", path, store, poll_interval_s=0.01, settle_s=0.5)
     await col.check()
     sink = Sink(store)
     running(col, sink)
@@ -420,3 +424,35 @@ async def test_large_mailbox_and_hostile_files(root: Path) -> None:
     assert out.result is RemovalResult.REMOVED
     assert [m.original_folder for m in out.moved] == ["cur"]
     assert len(os.listdir(mbox / "cur")) == 1500 + 3
+
+
+async def test_identity_from_the_parsed_journal_copy_matches(root: Path) -> None:
+    raw = (b"Return-Path: <pay@evil.example>\r\n"
+           b"From: =?utf-8?q?Pay=C3=A9?= <pay@evil.example>\r\n"
+           b"Subject: =?utf-8?q?Your_salary?=\r\n review =?iso-8859-1?q?caf=E9?=\r\n"
+           b"Date: Mon, 4 Mar 2024 11:00:00 +0100\r\n"
+           b"Message-ID: <phish-2@evil.example>\r\n\r\nbody\r\n")
+    put(root / "ivan@corp.example", "new", "1.M1.host", raw)
+    ident = identity(parse(raw))
+    out = await MaildirMailboxBackend(root).quarantine("ivan@corp.example", ident)
+    assert out.result is RemovalResult.REMOVED
+
+
+async def test_concurrent_quarantines_move_each_copy_once(root: Path) -> None:
+    mbox = root / "judy@corp.example"
+    put(mbox, "cur", "1.M1.host:2,S", message())
+    backend = MaildirMailboxBackend(root)
+    outs = await asyncio.gather(*(backend.quarantine("judy@corp.example", IDENT)
+                                  for _ in range(4)))
+    assert [o.result for o in outs] == [RemovalResult.REMOVED] * 4
+    assert all(len(o.moved) == 1 for o in outs)
+    assert len(os.listdir(mbox / ".Quarantine" / "cur")) == 1
+    assert os.listdir(mbox / "cur") == []
+    # Restored, then removed again: still one copy, and it goes back to the same place.
+    moved = next(o for o in outs if o.moved).moved[0]
+    assert await backend.restore("judy@corp.example", moved) is RestoreResult.RESTORED
+    again = await backend.quarantine("judy@corp.example", IDENT)
+    assert again.result is RemovalResult.REMOVED
+    assert [m.original_folder for m in again.moved] == ["cur"]
+    assert await backend.restore("judy@corp.example", again.moved[0]) is RestoreResult.RESTORED
+    assert os.listdir(mbox / "cur") == ["1.M1.host:2,S"]
