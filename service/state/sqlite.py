@@ -116,6 +116,7 @@ class SqliteStore:
     async def open(self) -> None:
         if self._executor is not None:
             return
+        self._wakeup = asyncio.Event()  # bound to the loop that opens the store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trawler-sqlite")
         try:
             await self._call(self._open_sync)
