@@ -1,0 +1,35 @@
+/*
+  Adult and dating lures: explicit invitations that push to a link. Real dating
+  services send notifications from their own domains about matches, not this wording.
+*/
+
+rule SCAM_Lure_Dating_ExplicitInvite
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e41"
+        description = "Explicit sex or dating invitation (several languages) with a link"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "spam_scam"
+        tactic = "social_engineering"
+
+    strings:
+        $s1 = /\b(hot|sexy|naked|horny|lonely) (girls?|women|woman|ladies|singles|wives|milfs?|brides?)\b/ nocase
+        $s2 = /\b(ukrainian|russian|asian|latin|local) (beaut(y|ies)|girls?|women|woman|brides?|singles|wives)\b/ nocase
+        $s3 = /\b(sex ?dating|casual sex|hook ?up|one night stand|sex ?date|fuck ?buddy|looking for (a )?lover|nackte frauen|reife ?frauen|geile (m(a|\xc3\xa4)dchen|frauen)|m(a|\xc3\xa4)dchen warten)\b/ nocase
+        $s4 = /(ukrainische|russische) (sch(o|\xc3\xb6)nheit|frau|m(a|\xc3\xa4)dchen|singles)|(filles|femmes|beaut(e|\xc3\xa9)s) (ukrainiennes|russes)|(oekra(i|\xc3\xaf)ense|russische) (meisjes|vrouwen|schoonheden)/ nocase
+        $s5 = /\b(see|view|watch) (my|her|their) (private )?(photos|pictures|pics|videos)\b|\b(meine|ihre) (fotos|bilder) (an)?sehen/ nocase
+        $s6 = /\b(orgasm|orgazm|erotic|porn|nudes?|xxx)\b/ nocase
+    condition:
+        part_kind == "message"
+        and url_count > 0
+        and (
+            2 of ($s*)
+            // Dating words in the subject or the sender's name make one phrase enough.
+            or subject matches /\b(sex|dating|singles|hot date|lover|frauen|m(a|\xc3\xa4)dchen|meisjes|filles|femmes)\b/
+               and any of ($s1, $s2, $s3, $s4, $s5)
+            or display_name matches /\b(sex ?dating|singles|beaut(y|ies)|frauen|m(a|\xc3\xa4)dchen|meisjes|filles|girls|women|dating|lover)\b/
+               and any of ($s*)
+        )
+}
