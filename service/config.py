@@ -127,7 +127,9 @@ class Settings(_Strict):
 
     @property
     def state_url(self) -> str:
-        return self.state or f"sqlite:///{Path(self.data_root) / 'state.db'}"
+        # Absolute, so the file does not move with the working directory; an absolute
+        # path after "sqlite:///" gives the four-slash form (SQLAlchemy's convention).
+        return self.state or f"sqlite:///{(Path(self.data_root) / 'state.db').resolve()}"
 
 
 def _env_overlay(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from service.scanners.base import load_scanners
 def test_defaults_are_the_embedded_layout() -> None:
     s = config.load(None, environ={})
     assert s.data_root == "./trawler-data"
-    assert s.state_url == "sqlite:///trawler-data/state.db"
+    assert s.state_url == f"sqlite:///{Path.cwd() / 'trawler-data' / 'state.db'}"
     assert s.listen == "127.0.0.1:8080"
     assert s.remediation.mode == "enforce"
 
