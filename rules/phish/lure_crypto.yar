@@ -1,0 +1,25 @@
+/*
+  Crypto lures: wallet "verification", airdrops to claim, bankruptcy claims to file,
+  balances to withdraw. The reward is the wallet's seed phrase or a deposit.
+*/
+
+rule PHISH_Lure_Crypto_WalletOrClaim
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e70"
+        description = "Crypto wallet or exchange named with claim/airdrop/verify/withdraw wording and a link, from a sender that is not that exchange or project"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "credential_phishing"
+        tactic = "reward_lure"
+
+    strings:
+        $c1 = /\b(metamask|trust ?wallet|ledger|exodus|coinbase|binance|kraken|bittrex|celsius|ftx|opensea|uniswap|pancakeswap|zksync|arbitrum|aave|lido|ripple|xrp|usdt|usdc|tether|ethereum|\$?eth|bitcoin|btc|nft|web3|defi)\b/ nocase
+        $a1 = /\b(airdrop|claim (your|now|the)|claims? (process|portal|form)|seed phrase|recovery phrase|secret (phrase|recovery)|private key|withdraw(al)?|unlock your wallet|verify your wallet|wallet (is|has been|will be) (suspended|restricted|locked|blocked|disabled)|(sync|validate|connect) your wallet|staking rewards?|allocation)\b/ nocase
+    condition:
+        part_kind == "message"
+        and url_count > 0
+        and $c1 and $a1
+        and not sender_domain matches /(^|\.)(metamask|trustwallet|ledger|exodus|coinbase|binance|kraken|bittrex|opensea|uniswap|pancakeswap|zksync|arbitrum|aave|lido|ripple|tether|ethereum|ftx|kroll)\.[a-z.]+$/
+}
