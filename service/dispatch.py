@@ -8,8 +8,10 @@ message its verdict.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from service import metrics
 from service.config import VerdictPolicy
@@ -28,12 +30,20 @@ from service.scanners.base import LoadedScanner, ScanContext
 log = logging.getLogger(__name__)
 
 
+# Turns one message into a bigger one before scanning: archive members, decrypted
+# documents and embedded files become attachments (with `parent` set) so that every
+# scanner, YARA included, sees them. Must honour the limits and never raise.
+Expander = Callable[[ParsedMessage, ScanContext], Awaitable[ParsedMessage]]
+
+
 class Dispatcher:
     def __init__(self, scanners: list[LoadedScanner], ctx: ScanContext,
-                 policy: VerdictPolicy | None = None) -> None:
+                 policy: VerdictPolicy | None = None,
+                 expander: Expander | None = None) -> None:
         self._scanners = scanners
         self._ctx = ctx
         self._policy = policy or VerdictPolicy()
+        self._expander = expander
 
     @property
     def scanner_names(self) -> list[str]:
@@ -41,10 +51,33 @@ class Dispatcher:
 
     async def scan(self, msg: ParsedMessage) -> Verdict:
         started = time.perf_counter()
+        msg = await self._expand(msg)
         findings = list(msg.findings)
         findings.extend(await self.run_scanners(msg))
         return fold(msg.message_id, findings, self._policy,
                     (time.perf_counter() - started) * 1000.0)
+
+    async def _expand(self, msg: ParsedMessage) -> ParsedMessage:
+        if self._expander is None:
+            return msg
+        timeout = self._ctx.limits.scanner_timeout_s
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._expander(msg, self._ctx)
+        except TimeoutError:
+            metrics.SCANNER_ERRORS.labels("expand", "timeout").inc()
+            finding = Finding(scanner="expand", code=Code.SCANNER_TIMEOUT,
+                              severity=Severity.INFO, evidence=(f"timeout {timeout:.3g}s",))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            metrics.SCANNER_ERRORS.labels("expand", "error").inc()
+            finding = Finding(scanner="expand", code=Code.SCANNER_ERROR, severity=Severity.INFO,
+                              evidence=bounded_evidence([f"{type(exc).__name__}: {exc}"]))
+        finally:
+            metrics.SCAN_DURATION.labels("expand").observe(time.perf_counter() - started)
+        return dataclasses.replace(msg, findings=(*msg.findings, finding))
 
     async def run_scanners(self, msg: ParsedMessage) -> list[Finding]:
         limits = self._ctx.limits
