@@ -311,8 +311,14 @@ def _child_id(prefix: str, index: int) -> str:
     return f"{prefix}.{index}" if prefix else str(index)
 
 
+def _raw_payload(part: Message) -> Any:
+    # get_payload() re-decodes 8-bit text with the declared charset (slow, and it raises
+    # on hostile charsets); the stored payload is what we need.
+    return getattr(part, "_payload", None)
+
+
 def _is_container(part: Message) -> bool:
-    return part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), list)
+    return part.get_content_maintype() == "multipart" and isinstance(_raw_payload(part), list)
 
 
 def _walk_entity(msg: Message, prefix: str, depth: int, nesting: int, ctx: _Ctx) -> None:
@@ -329,7 +335,7 @@ def _walk_children(msg: Message, prefix: str, depth: int, nesting: int, ctx: _Ct
     if nesting + 1 > _max_nesting(ctx.limits):
         ctx.find(Code.MIME_TOO_DEEP, prefix or None, "multipart nesting", once=True)
         return
-    payload = msg.get_payload()
+    payload = _raw_payload(msg)
     assert isinstance(payload, list)
     for index, child in enumerate(payload, 1):
         if isinstance(child, Message):
@@ -344,7 +350,7 @@ def _walk_part(part: Message, pid: str, depth: int, nesting: int, ctx: _Ctx,
     if _is_container(part):
         _walk_children(part, pid, depth, nesting, ctx)
         return
-    payload = part.get_payload()
+    payload = _raw_payload(part)
     if isinstance(payload, list):  # message/rfc822 and its kin: the stdlib parsed it
         _nested_message(part, payload, pid, depth, nesting, ctx)
         return
