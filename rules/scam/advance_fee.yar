@@ -32,6 +32,9 @@ rule SCAM_Lure_AdvanceFee_FundsStory
         $s15 = /(dear (friend|beneficiary|sir\/madam)|my dear|pleasant greetings)/ nocase
         $s16 = /kindly (respond|reply|contact|get back|send|provide|furnish)/ nocase
         $s17 = /(funds|payment) (recovered|release|approved|transfer|order)/ nocase
+        // Sums in the millions, written out: US$5,000,000.00, $2,500,000, EUR 3.500.000
+        $s18 = /(us ?\$|usd ?|\$|eur ?|\xe2\x82\xac ?|\xc2\xa3 ?)\d{1,3}([,.]\d{3}){2,}/ nocase
+        $s19 = /\b(security company|diplomatic (agent|courier)|clearance (fee|certificate)|western union|moneygram|fund (release|owner))\b/ nocase
     condition:
         part_kind == "message"
         // Three different phrases: one of them turns up in news and lists; a story

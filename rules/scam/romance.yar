@@ -1,0 +1,30 @@
+/*
+  Romance scams: a stranger introduces herself, asks where the reader lives and moves
+  the talk to a private free-mail address. No link; the reply is the hook.
+*/
+
+rule SCAM_Lure_Romance_ReplyToPrivateAddress
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e43"
+        description = "Unsolicited self-introduction as a lonely woman looking for a man, asking for a reply to a free-mail address"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "romance_scam"
+        tactic = "social_engineering"
+
+    strings:
+        $intro1 = /\b(solitary|lonely|single|loyal|sweet|kind|honest|nice|best) (\d{2} years old )?(loyal |sweet |kind )?(girl|woman|lady|person)\b/ nocase
+        $intro2 = /\b(i am|i'm) \d{2} (years old|y\.o\.)/ nocase
+        $seek = /(looking|searching|seeking) for (a |an |my )?(fine |neat |good |kind |nice |serious |real |reliable |honest )?(guy|man|mister|gentleman|husband|partner|soul ?mate)\b/ nocase
+        $where = /what (state|country|city) are you from/ nocase
+        $reply = /(email|write|reply|answer|contact) (me|to me)( back)? (at|to|on|via)\b/ nocase
+        $photo = /(send|reply) (to )?you (my )?(photos?|pictures?|pics)|my (photos|pictures) (to you|soon)/ nocase
+        $free = /@(gmail|hotmail|outlook|yahoo|mail|aol|proton|protonmail|yandex|icloud)\.[a-z]{2,3}\b/ nocase
+    condition:
+        part_kind == "message"
+        and ($intro1 or $intro2)
+        and ($seek or $where)
+        and ($reply or $photo or $free)
+}
