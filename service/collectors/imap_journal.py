@@ -225,8 +225,19 @@ class _Session:
         return cp[1]
 
     def _noop(self) -> bool:
+        """True when the server reported any change; raises when the session went bad."""
         assert self.client is not None
         _text, responses = self.client.noop()
+        for resp in responses:
+            kind = resp[0] if resp else None
+            detail = resp[1] if len(resp) > 1 else b""
+            # A folder deleted and recreated under a selected session shows up as an
+            # untagged NO (Dovecot) or a new UIDVALIDITY: only a fresh session sees it.
+            if kind in (b"NO", b"BAD", b"BYE") or (
+                kind == b"OK" and isinstance(detail, bytes) and b"[UIDVALIDITY" in detail
+            ):
+                text = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else ""
+                raise ImapError(f"folder {self.o._folder!r} changed under the session: {text}")
         return bool(responses)
 
     def _new_uids(self, after: int) -> list[tuple[int, int]]:

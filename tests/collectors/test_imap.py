@@ -211,6 +211,27 @@ async def test_uidvalidity_change_starts_over(
     assert new is not None and new[0] != old[0] and new[1] == 2
 
 
+async def test_folder_recreated_while_running_is_followed(
+    dovecot: DovecotServer, user: str, store: SqliteStore
+) -> None:
+    dovecot.append(user, JOURNAL, message(0))
+
+    def recreate() -> None:
+        with dovecot.imap_user_login(user) as c:
+            c.delete_folder(JOURNAL)
+            c.create_folder(JOURNAL)
+
+    async with running(collector(dovecot, user, store)) as sink:
+        await sink.wait_for(1)
+        await asyncio.to_thread(recreate)
+        new = message(1)
+        await asyncio.to_thread(dovecot.append, user, JOURNAL, new)
+        await sink.wait_for(2, within=5)
+    assert sink.items[1].raw == new
+    validity, _ = folder_state(dovecot, user, JOURNAL)
+    assert await store.get_checkpoint("journal") == f"{validity}:1"
+
+
 async def test_garbled_checkpoint_starts_from_first_uid(
     dovecot: DovecotServer, user: str, store: SqliteStore
 ) -> None:
@@ -240,6 +261,32 @@ async def test_dovecot_restart_mid_run_loses_nothing(
         await sink.wait_for(5, within=15)
         await asyncio.sleep(0.2)
     assert [i.raw for i in sink.items] == sent
+
+
+async def test_failed_enqueue_moves_no_checkpoint_and_retries(
+    dovecot: DovecotServer, user: str, store: SqliteStore
+) -> None:
+    raws = [message(i) for i in range(2)]
+    for raw in raws:
+        dovecot.append(user, JOURNAL, raw)
+    sink = Sink()
+    calls = 0
+
+    async def flaky(item: QueueItem) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the queue is down for the second message, once
+            raise ConnectionError("store unavailable")
+        return await sink(item)
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(collector(dovecot, user, store).run(flaky, stop))
+    await sink.wait_for(2)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert [i.raw for i in sink.items] == raws  # first once, second retried, none lost
+    cp = parse_checkpoint(await store.get_checkpoint("journal"))
+    assert cp is not None and cp[1] == 2
 
 
 async def test_idle_wakes_a_slow_poll(
@@ -379,11 +426,7 @@ async def test_quarantine_moves_every_copy_and_spares_the_decoy(
         assert await backend.restore(user, m) is RestoreResult.NOT_FOUND  # idempotent
     assert dovecot.message_ids(user, "Quarantine") == []
     assert dovecot.message_ids(user, "Archive.2024") == [mid_]
-    assert sorted(dovecot.message_ids(user, "INBOX")) == sorted([mid_, mid_, longer_id(longer)])
-
-
-def longer_id(raw: bytes) -> str:
-    return mid(raw)
+    assert sorted(dovecot.message_ids(user, "INBOX")) == sorted([mid_, mid_, mid(longer)])
 
 
 async def test_restore_finds_the_copy_by_message_id_when_the_uid_is_stale(
