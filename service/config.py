@@ -41,6 +41,8 @@ class Limits(_Strict):
     max_expanded_bytes: int = 100 * 1024 * 1024
     max_expansion_ratio: float = 100.0
     max_archive_entries: int = 1000
+    max_password_tries: int = 5  # per encrypted file: an Agile key costs 0.1-0.17 s CPU
+    pool_workers: int = 2  # processes for killable CPU work (decryption, archives, PDF)
 
 
 class VerdictPolicy(_Strict):

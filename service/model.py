@@ -81,6 +81,26 @@ class Code(enum.StrEnum):
     ARCHIVE_BOMB = "archive_bomb"
     ARCHIVE_TOO_DEEP = "archive_too_deep"
     ARCHIVE_TOO_MANY_ENTRIES = "archive_too_many_entries"
+    ARCHIVE_CORRUPT = "archive_corrupt"
+    # attachments, archives, encrypted documents
+    ATTACHMENT_TYPE_MISMATCH = "attachment_type_mismatch"
+    DOUBLE_EXTENSION = "double_extension"
+    DANGEROUS_ATTACHMENT = "dangerous_attachment"
+    ENCRYPTED_ATTACHMENT = "encrypted_attachment"
+    DECRYPTED_ATTACHMENT = "decrypted_attachment"
+    # office
+    OFFICE_MACRO = "office_macro"
+    OFFICE_MACRO_AUTOEXEC = "office_macro_autoexec"
+    OFFICE_MACRO_SUSPICIOUS = "office_macro_suspicious"
+    OFFICE_EXTERNAL_TEMPLATE = "office_external_template"
+    OFFICE_EXTERNAL_RELATIONSHIP = "office_external_relationship"
+    OFFICE_DDE = "office_dde"
+    # pdf
+    PDF_JAVASCRIPT = "pdf_javascript"
+    PDF_OPEN_ACTION = "pdf_open_action"
+    PDF_LAUNCH = "pdf_launch"
+    PDF_EMBEDDED_FILE = "pdf_embedded_file"
+    PDF_URI = "pdf_uri"
 
 
 class RecipientSource(enum.StrEnum):
