@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from service import metrics
+from service import logs, metrics
 from service.actions.remediate import Remediator
 from service.api import api_token, build_app
 from service.collectors.base import JournalCollector, MailboxBackend
@@ -52,9 +52,11 @@ def prepare_data_root(settings: Settings) -> None:
 
 
 class Service:
-    def __init__(self, settings: Settings, worker_only: bool = False) -> None:
+    def __init__(self, settings: Settings, worker_only: bool = False,
+                 intake: bool = True) -> None:
         self.settings = settings
         self.worker_only = worker_only  # a --workers child: pipeline only, no intake or HTTP
+        self.intake = intake and not worker_only  # --no-collectors: HTTP and pipeline only
         self.stop = asyncio.Event()
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
 
@@ -80,8 +82,9 @@ class Service:
         engine = Engine(s, rules, store)
         backend: MailboxBackend = build_backend(s)
         remediator = Remediator(backend, store, s.remediation, s.organisation_domains)
-        collectors = ([] if self.worker_only
-                      else [build_collector(c, store) for c in collector_configs(s)])
+        collectors = ([build_collector(c, store) for c in collector_configs(s)]
+                      if self.intake else [])
+        metrics.initialise([c.name for c in collectors], s.scanners, backend.name)
         pipeline = Pipeline(s, store, engine, remediator, self.consumer,
                             concurrency=s.concurrency,
                             reclaim_idle_ms=int(s.reclaim_idle_s * 1000))
@@ -141,7 +144,9 @@ class Service:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("collector %s crashed; restarting in 1s", collector.name)
+                metrics.COLLECTOR_ERRORS.labels(collector.name).inc()
+                log.exception("collector %s crashed; restarting in 1s", collector.name,
+                              extra={"collector": collector.name})
                 await asyncio.sleep(1)
 
     async def _gauge_queue(self, store: Store) -> None:
@@ -157,12 +162,12 @@ class Service:
 
 def _worker_process(settings_json: str) -> None:
     settings = Settings.model_validate_json(settings_json)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s worker %(name)s %(message)s")
+    logs.configure(os.environ.get("TRAWLER_LOG_LEVEL", "INFO"))
     sys.exit(asyncio.run(Service(settings, worker_only=True).main()))
 
 
-def run_service(settings: Settings, smtp: str | None = None, workers: int | None = None) -> int:
+def run_service(settings: Settings, smtp: str | None = None, workers: int | None = None,
+                intake: bool = True) -> int:
     if smtp:
         raise ConfigError("--smtp: the SMTP journal endpoint is not in this build yet")
     workers = workers or settings.workers
@@ -177,7 +182,7 @@ def run_service(settings: Settings, smtp: str | None = None, workers: int | None
         child.start()
         children.append(child)
     try:
-        return asyncio.run(Service(settings).main())
+        return asyncio.run(Service(settings, intake=intake).main())
     finally:
         for child in children:
             if child.is_alive() and child.pid is not None:

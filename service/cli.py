@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
-from service import config
+from service import config, logs
 from service.config import ConfigError, Settings
 
 
@@ -50,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--smtp", metavar="HOST:PORT",
                      help="also accept journal reports over SMTP on this address")
     run.add_argument("--workers", type=int, help="scanner processes (Redis state only)")
+    run.add_argument("--no-collectors", action="store_true",
+                     help="scan and remediate only; journal intake runs elsewhere "
+                          "(Kubernetes: the single-replica collector Deployment)")
 
     restore = sub.add_parser("restore", help="put removed copies back")
     restore.add_argument("target", metavar="MESSAGE_ID_OR_ALERT_ID")
@@ -62,8 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(args.log_level)
     try:
         if args.command == "scan":
             from service.scancmd import run_scan
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from service.app import run_service
 
-            return run_service(_settings(args), smtp=args.smtp, workers=args.workers)
+            return run_service(_settings(args), smtp=args.smtp, workers=args.workers,
+                               intake=not args.no_collectors)
         if args.command == "restore":
             from service.app import run_restore
 

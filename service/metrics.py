@@ -6,6 +6,8 @@ never user names, URLs or message ids, which would make the series unbounded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
 
 # `_created` series double the series count and nobody graphs them.
@@ -65,15 +67,96 @@ RULE_RELOADS = Counter(
 STORE_ERRORS = Counter(
     "trawler_store_errors_total",
     "Store operations that failed",
-    ["operation"],
+    ["operation"],  # one of STORE_OPERATIONS
 )
 
+# Added for operators (issue 7): lag, in-flight work, alerts and the response loop.
+QUEUE_WAIT = Histogram(
+    "trawler_queue_wait_seconds",
+    "Journal arrival to the pipeline picking the message up (collector + queue lag)",
+    buckets=_REMEDIATE_BUCKETS,
+)
+INFLIGHT = Gauge("trawler_inflight_messages", "Messages this process is scanning or acting on")
+COLLECTOR_ERRORS = Counter(
+    "trawler_collector_errors_total",
+    "Collector crashes that forced a restart of its loop",
+    ["collector"],
+)
+ALERTS = Counter(
+    "trawler_alerts_total",
+    "Alerts raised, by verdict",
+    ["verdict"],  # suspicious | malicious
+)
+DISPOSITIONS = Counter(
+    "trawler_dispositions_total",
+    "Analyst dispositions recorded on alerts, by kill-chain phase",
+    ["disposition"],  # one of DISPOSITIONS_SET
+)
+FILE_OPENS = Counter(
+    "trawler_file_opens_total",
+    "Opens of attachments of flagged messages reported by endpoints",
+    ["timing"],  # before_remediation | after_remediation
+)
+
+# Closed label sets, so start-up can create every series at 0: a panel that shows
+# "0 clicks" is information, a panel that shows "no data" is a question.
+OUTCOMES = ("clean", "suspicious", "malicious", "duplicate", "error")
+SCANNER_ERROR_KINDS = ("error", "timeout", "deadline")
+REMEDIATION_RESULTS = ("removed", "not_found", "failed", "shadow", "skipped")
+TIMINGS = ("before_remediation", "after_remediation")
+RELOAD_RESULTS = ("success", "failure")
+ALERT_VERDICTS = ("suspicious", "malicious")
+STORE_OPERATIONS = ("consume", "queue_depth", "ack", "save")
+DISPOSITIONS_SET = (
+    "FALSE_POSITIVE", "IGNORE", "REVIEWED", "GRAYWARE", "POLICY_VIOLATION", "RECONNAISSANCE",
+    "WEAPONIZATION", "DELIVERY", "EXPLOITATION", "INSTALLATION", "COMMAND_AND_CONTROL",
+    "EXFIL", "DAMAGE",
+)
+
+
+def initialise(collectors: Iterable[str], scanners: Iterable[str], backend: str | None) -> None:
+    """Create every series of the closed label sets at 0 (idempotent)."""
+    for collector in collectors:
+        COLLECTOR_ERRORS.labels(collector)
+        for outcome in OUTCOMES:
+            MESSAGES.labels(collector, outcome)
+    for scanner in scanners:
+        SCAN_DURATION.labels(scanner)
+        for kind in SCANNER_ERROR_KINDS:
+            SCANNER_ERRORS.labels(scanner, kind)
+    if backend is not None:
+        for result in REMEDIATION_RESULTS:
+            REMEDIATIONS.labels(backend, result)
+    for timing in TIMINGS:
+        CLICKS.labels(timing)
+        FILE_OPENS.labels(timing)
+    for result in RELOAD_RESULTS:
+        RULE_RELOADS.labels(result)
+    for verdict in ALERT_VERDICTS:
+        ALERTS.labels(verdict)
+    for disposition in DISPOSITIONS_SET:
+        DISPOSITIONS.labels(disposition)
+    for operation in STORE_OPERATIONS:
+        STORE_ERRORS.labels(operation)
+
+
+def initialise_rules(rules: Iterable[tuple[str, str]]) -> None:
+    """Detections per (rule, severity) at 0, so the first hit shows as an increase."""
+    for rule, severity in rules:
+        DETECTIONS.labels(rule, severity)
+
 __all__ = [
+    "ALERTS",
     "CLICKS",
+    "COLLECTOR_ERRORS",
     "COLLECTOR_LAST_SUCCESS",
     "DETECTIONS",
+    "DISPOSITIONS",
+    "FILE_OPENS",
+    "INFLIGHT",
     "MESSAGES",
     "QUEUE_DEPTH",
+    "QUEUE_WAIT",
     "REGISTRY",
     "REMEDIATIONS",
     "RULES_LOADED",
@@ -82,4 +165,6 @@ __all__ = [
     "SCAN_DURATION",
     "STORE_ERRORS",
     "TIME_TO_REMEDIATE",
+    "initialise",
+    "initialise_rules",
 ]

@@ -118,6 +118,7 @@ class Pipeline:
             await asyncio.gather(*self._inflight, return_exceptions=True)
 
     async def _guarded(self, entry: QueueEntry, sem: asyncio.Semaphore) -> None:
+        metrics.INFLIGHT.inc()
         try:
             await self.process(entry)
         except asyncio.CancelledError:
@@ -125,12 +126,15 @@ class Pipeline:
         except Exception:
             # Not acked: the entry is reclaimed and retried; nothing is lost.
             metrics.MESSAGES.labels(entry.item.collector, "error").inc()
-            log.exception("processing failed for %s; left for retry", entry.item.ref)
+            log.exception("processing failed for %s; left for retry", entry.item.ref,
+                          extra={"collector": entry.item.collector, "ref": entry.item.ref})
         finally:
+            metrics.INFLIGHT.dec()
             sem.release()
 
     async def process(self, entry: QueueEntry) -> None:
         item = entry.item
+        metrics.QUEUE_WAIT.observe(max(0.0, time.time() - item.received_at))
         msg = self.engine.parse(item.raw)
         key = dedup_key(msg)
         merge = await self.store.merge_recipients(key, list(msg.envelope.addresses))
@@ -170,8 +174,10 @@ class Pipeline:
                 result = await self.engine.scan_parsed(msg)
             alert = build_alert(key, result, received_at, collector)
             await self.store.save_alert(alert["id"], alert)
-            log.warning("alert %s: %s verdict for %s", alert["id"], alert["verdict"],
-                        alert["message_id"])
+            metrics.ALERTS.labels(alert["verdict"]).inc()
+            log.warning("alert %s: %s verdict", alert["id"], alert["verdict"],
+                        extra={"alert_id": alert["id"], "message_id": alert["message_id"],
+                               "collector": collector, "verdict": alert["verdict"]})
         else:
             merged = {r["address"]: r for r in alert.get("recipients", [])}
             for r in msg.envelope.recipients:
@@ -190,6 +196,9 @@ class Pipeline:
             received_at=received_at))
         alert["remediation"] = records
         removed = [r["ts"] for r in records.values() if r.get("result") == "removed"]
+        log.info("alert %s: removed from %d of %d mailboxes", alert["id"], len(removed),
+                 len(records), extra={"alert_id": alert["id"], "message_id": msg.message_id,
+                                      "removed": len(removed), "recipients": len(records)})
         if removed:
             alert["timeline"] = {**alert.get("timeline", {}), "removed": max(removed)}
         await self.store.save_alert(alert["id"], alert)

@@ -17,6 +17,7 @@ from typing import Any
 import yara
 
 from service import metrics
+from service.model import Severity
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,17 @@ def fingerprint(root: Path) -> tuple[Any, ...]:
     return tuple(entries)
 
 
+def rule_severities(rules: Any) -> list[tuple[str, str]]:
+    """(rule, severity) of every stable rule, as the detections metric labels them."""
+    out = []
+    for rule in rules:
+        meta = rule.meta
+        if str(meta.get("status", "stable")) == "stable":
+            out.append((rule.identifier, Severity.parse(meta.get("severity"),
+                                                         Severity.MEDIUM).value))
+    return out
+
+
 def compile_rules(root: Path) -> CompiledRules:
     if not root.is_dir():
         raise RuleError(f"rules folder {root} does not exist")
@@ -126,6 +138,7 @@ class RuleLibrary:
         self.last_error = None
         self._failed_fingerprint = None
         metrics.RULES_LOADED.set(compiled.count)
+        metrics.initialise_rules(rule_severities(compiled.rules))
 
     def reload_if_changed(self) -> bool | None:
         """True: swapped in a new set; False: change did not compile; None: no change."""
