@@ -18,6 +18,9 @@ rule PHISH_Attach_Dangerous_ScriptOrShortcut
     strings:
         $lnk = { 4C 00 00 00 01 14 02 00 }   // shell link header + CLSID start
         $mz = "MZ"
+        // An Internet shortcut is harmless when it opens a web page; one that points at
+        // a file share, WebDAV or a search-ms: query runs whatever sits there.
+        $url_remote = /URL\s*=\s*(file:|\\\\|search-ms:|search:)/ nocase
     condition:
         part_kind == "attachment"
         and (
@@ -25,7 +28,8 @@ rule PHISH_Attach_Dangerous_ScriptOrShortcut
             $lnk at 0
             or ($mz at 0 and uint32(0x3C) < filesize and uint32(uint32(0x3C)) == 0x00004550)
             // By name: Windows decides what runs from the extension.
-            or extension matches /^(lnk|hta|js|jse|vbs|vbe|wsf|wsh|ps1|bat|cmd|scr|pif|cpl|msi|msc|jar|xll|appref-ms|url|library-ms|search-ms|settingcontent-ms)$/
+            or (extension == "url" and $url_remote)
+            or extension matches /^(lnk|hta|js|jse|vbs|vbe|wsf|wsh|ps1|bat|cmd|scr|pif|cpl|msi|msc|jar|xll|appref-ms|library-ms|search-ms|settingcontent-ms)$/
         )
 }
 

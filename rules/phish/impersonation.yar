@@ -55,3 +55,44 @@ rule PHISH_Impersonation_Brand_DisplayNameMismatch
                 and not sender_domain matches /(^|\.)(norton|nortonlifelock|mcafee|geeksquad|bestbuy|proton|protonmail|dropbox|dropboxmail|wetransfer|adobe)\.[a-z.]+$/)
         )
 }
+
+rule PHISH_Impersonation_DisplayName_ForeignAddress
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e02"
+        description = "Display name is itself an e-mail address at a domain other than the real sender's (service@paypal.com <x@elsewhere>)"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "credential_phishing"
+        tactic = "impersonation"
+
+    condition:
+        part_kind == "message"
+        and sender_domain != ""
+        // Clients show the display name, so an address there is what the reader
+        // believes; the real address is somewhere else.
+        and display_name matches /[a-z0-9._%+-]@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}/
+        and not (display_name contains sender_domain)
+        // Mailing lists and Google Groups rewrite From as "'a@b.com' via List".
+        and not display_name matches /\bvia\b/
+}
+
+rule PHISH_Impersonation_Brand_SubjectAccountNotice
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e03"
+        description = "Subject names a consumer brand together with account, membership, billing or order-problem wording, sent from outside that brand"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "credential_phishing"
+        tactic = "impersonation"
+
+    condition:
+        part_kind == "message"
+        and sender_domain != ""
+        and subject matches /\b(amazon|netflix|paypal|apple ?id|icloud|microsoft|office ?365|outlook|facebook|instagram|coinbase|binance|metamask|trust ?wallet|ledger|norton|mcafee|geek ?squad|dhl|fedex|usps|correios|bradesco|ita(u|\xc3\xba)|santander|banco do brasil)\b/
+        and subject matches /(account|membership|subscription|billing|payment|order|renewal|suspen|lock|restrict|verif|confirm|unusual|security|refund|cashback|declin|fail|expire|blocked|bloque|desbloque)/
+        and not sender_domain matches /(^|\.)(amazon|primevideo|netflix|paypal|apple|icloud|microsoft|office|outlook|facebook|facebookmail|instagram|meta|coinbase|binance|metamask|trustwallet|ledger|norton|nortonlifelock|mcafee|geeksquad|bestbuy|dhl|fedex|ups|usps|correios|bradesco|itau|santander|bb)\.[a-z.]+$/
+}

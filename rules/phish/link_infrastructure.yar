@@ -64,6 +64,7 @@ rule PHISH_Link_Href_AnonymousCloudLanding
         $h2 = /href\s*=\s*["']?https?:\/\/[a-z0-9-]+(-[a-z0-9]+)*\.(a\.)?run\.app[\/"'>]/ nocase
         $h3 = /href\s*=\s*["']?https?:\/\/[a-z0-9-]+\.(web\.app|firebaseapp\.com|r2\.dev|pages\.dev|workers\.dev|glitch\.me|netlify\.app|vercel\.app|onrender\.com|repl\.co|ngrok\.io|ngrok-free\.app|trycloudflare\.com)[\/"'>]/ nocase
         $h4 = /href\s*=\s*["']?https?:\/\/[^"'>\s\/]*(ipfs\.|\/ipfs\/)/ nocase
+        $h7 = /href\s*=\s*["']?https?:\/\/[a-z0-9.-]+\.(cloudfunctions\.net|digitaloceanspaces\.com|wasabisys\.com|page\.link|web\.core\.windows\.net|appspot\.com|herokuapp\.com|azurewebsites\.net|000webhostapp\.com)[\/"'>:]/ nocase
         $h5 = /href\s*=\s*["']?https?:\/\/ec2-\d+-\d+-\d+-\d+\.[a-z0-9.-]*compute\.amazonaws\.com/ nocase
         // Free or abused-by-default TLDs (Freenom and friends).
         $h6 = /href\s*=\s*["']?https?:\/\/[a-z0-9.-]+\.(tk|ml|ga|cf|gq)[\/"'>:]/ nocase

@@ -24,10 +24,10 @@ rule PHISH_Lure_Reward_PrizeClaim
         $win4 = /(gl(u|\xc3\xbc)ckwunsch|gratulieren|sie wurden ausgew(a|\xc3\xa4)hlt|ausgew(a|\xc3\xa4)hlt|gewinnen sie|gewinner)/ nocase
         $win5 = /(f(e|\xc3\xa9)licitations|vous avez (gagn|(e|\xc3\xa9)t(e|\xc3\xa9) s(e|\xc3\xa9)lectionn)|gagnez|bon d.achat|ch(e|\xc3\xa8)que-cadeau)/ nocase
         $win6 = /(parab(e|\xc3\xa9)ns|voc(e|\xc3\xaa) (ganhou|foi selecionad)|felicidades|ha sido seleccionad|u bent geselecteerd|gefeliciteerd)/ nocase
-        $win7 = /\b(gift ?card|gutschein|geschenk|cadeau|free (gift|sample|trial)|probierpaket|mystery ?box)\b/ nocase
+        $win7 = /\b(gift ?card|gutschein|geschenk|cadeau|free (gift|sample)|probierpaket|mystery ?box)\b/ nocase
         // Pressure: what a real prize never needs.
         $p1 = /(\d(st|nd|rd|th)|final|last) (attempt|notice|reminder|chance)/ nocase
-        $p2 = /(expires?|expiring|ends?) (today|tonight|soon|in \d+ (hours|days))/ nocase
+        $p2 = /(expires?|expiring) (today|tonight|soon|in \d+ (hours|days))|ends? (today|tonight)/ nocase
         $p3 = /(only|just) (pay|cover) (the )?(shipping|postage|delivery)|shipping (fee|cost) (only|of)/ nocase
         $p4 = /(survey|umfrage|sondage|questionnaire|pesquisa|encuesta|enqu(e|\xc3\xaa)te)/ nocase
         $p5 = /(hurry|act now|don.t miss|open immediately|confirm (now|your (details|address|shipping))|jetzt (eintragen|teilnehmen|best(a|\xc3\xa4)tigen|einl(o|\xc3\xb6)sen))/ nocase
