@@ -101,6 +101,19 @@ class Code(enum.StrEnum):
     PDF_LAUNCH = "pdf_launch"
     PDF_EMBEDDED_FILE = "pdf_embedded_file"
     PDF_URI = "pdf_uri"
+    # headers / sender
+    INVALID_ADDRESS = "invalid_address"
+    SPF_FAIL = "spf_fail"
+    DKIM_FAIL = "dkim_fail"
+    DMARC_FAIL = "dmarc_fail"
+    DISPLAY_NAME_VIP = "display_name_vip"
+    DISPLAY_NAME_BRAND = "display_name_brand"
+    REPLY_TO_MISMATCH = "reply_to_mismatch"
+    REPLY_TO_FREEMAIL = "reply_to_freemail"
+    SENDER_LOOKALIKE = "sender_lookalike"
+    FIRST_TIME_SENDER = "first_time_sender"
+    # indicators
+    INDICATOR_MATCH = "indicator_match"
 
 
 class RecipientSource(enum.StrEnum):
