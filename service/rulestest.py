@@ -100,7 +100,8 @@ async def _run(root: Path, out: TextIO) -> Report:
     return report
 
 
-def run_rules_test(root: str, out: TextIO = sys.stdout) -> int:
+def run_rules_test(root: str, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     report = asyncio.run(_run(Path(root), out))
     for failure in report.failures:
         out.write(f"FAIL {failure}\n")

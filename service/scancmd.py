@@ -79,7 +79,9 @@ def _chunks(paths: Iterator[str], size: int) -> Iterator[list[str]]:
 
 
 def run_scan(settings: Settings, paths: list[str], jobs: int, summary: bool,
-             out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+             out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
     started = time.perf_counter()
     try:
         # Compile once here first: a broken rule must stop the scan with its file and
