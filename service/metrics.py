@@ -106,7 +106,7 @@ REMEDIATION_RESULTS = ("removed", "not_found", "failed", "shadow", "skipped")
 TIMINGS = ("before_remediation", "after_remediation")
 RELOAD_RESULTS = ("success", "failure")
 ALERT_VERDICTS = ("suspicious", "malicious")
-STORE_OPERATIONS = ("consume", "queue_depth", "ack", "save")
+STORE_OPERATIONS = ("consume", "queue_depth")
 DISPOSITIONS_SET = (
     "FALSE_POSITIVE", "IGNORE", "REVIEWED", "GRAYWARE", "POLICY_VIOLATION", "RECONNAISSANCE",
     "WEAPONIZATION", "DELIVERY", "EXPLOITATION", "INSTALLATION", "COMMAND_AND_CONTROL",
