@@ -107,12 +107,12 @@ rule PHISH_Evasion_Header_MultipleFromMailboxes
         // From: "Brand Name", junk <real@sender>  -- the comma sits outside the quotes,
         // so the header holds two mailboxes and clients show the first, address-less one.
         // "Smith, John" <j@x> keeps its comma inside the quotes and does not match.
-        $x1 = /\nFrom:[ \t]*"[^"\r\n]{1,80}"[ \t]*,[ \t]*[^,<>\r\n]{0,40}<[^>\r\n]+@/ nocase
+        $x1 = /(^|\n)From:[ \t]*"[^"\r\n]{1,80}"[ \t]*,[ \t]*[^,<>\r\n]{0,40}<[^>\r\n]+@/ nocase
         // The same without quotes: "From: Brand Gutschein, junk <real@sender>". RFC 5322
         // senders must quote a display name holding a comma; mail software does.
-        $x3 = /\nFrom:[ \t]*[^"<>,\r\n@]{1,80},[ \t]*[^,<>"\r\n@]{1,40}<[^>\r\n]+@/ nocase
+        $x3 = /(^|\n)From:[ \t]*[^"<>,\r\n@]{1,80},[ \t]*[^,<>"\r\n@]{1,40}<[^>\r\n]+@/ nocase
         // An empty address <> in From is never a real sender.
-        $x2 = /\nFrom:[^\r\n]{0,120}<>/ nocase
+        $x2 = /(^|\n)From:[^\r\n]{0,120}<>/ nocase
         $blank = /\n\r?\n/
     condition:
         part_kind == "message"

@@ -35,8 +35,12 @@ rule PHISH_Lure_Reward_PrizeClaim
     condition:
         part_kind == "message"
         and url_count > 0
-        and any of ($win*)
-        and any of ($p*)
+        and (
+            (any of ($win*) and any of ($p1, $p2, $p3, $p5, $p6))
+            // "Take the survey" alone is everyday newsletter fare; "you have been
+            // selected" or a gift card bought with a survey is the scam template.
+            or (($win1 or $win3 or $win7) and $p4)
+        )
 }
 
 rule PHISH_Lure_Reward_PointsExpiring
