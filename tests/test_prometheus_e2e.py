@@ -38,8 +38,8 @@ NAMESPACE, POD = "trawler-e2e", "trawler-e2e-0"
 # whole scenario fits inside these windows.
 VARIABLES = {"$__rate_interval": "1m", "$__range": "5m", "$namespace": NAMESPACE,
              "$pod": POD}
-API_TOKEN = "e2e-api-token-Zq8vW3xK"  # noqa: S105 - test credential, grepped for in logs
-IMAP_PASSWORD = "e2e-imap-pass-Hr5tY2mB"  # noqa: S105
+API_TOKEN = "e2e-api-token-Zq8vW3xK"  # test credentials: the log check greps for them
+IMAP_PASSWORD = "e2e-imap-pass-Hr5tY2mB"
 EXTRA_RULE = RULE.replace("PHISH_Test_PasswordExpiry", "PHISH_Test_Reloaded").replace(
     "test-0001", "test-0002")
 
