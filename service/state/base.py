@@ -104,6 +104,19 @@ class Store(Protocol):
 
     async def incr(self, name: str, amount: int = 1) -> int: ...
 
+    # indicators (service/indicators.py): records by "type:value"; expiry is the caller's
+    async def put_indicator(self, key: str, record: JSON) -> None:
+        """Insert or replace."""
+        ...
+
+    async def list_indicators(self) -> list[JSON]:
+        """Every stored indicator, in key order."""
+        ...
+
+    async def delete_indicator(self, key: str) -> bool:
+        """True when there was one to delete."""
+        ...
+
 
 class StoreUnavailable(ConnectionError):
     """The backing store cannot be reached right now; the same call may be retried later.

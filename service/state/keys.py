@@ -75,3 +75,8 @@ class Keys:
 
     def counter(self, name: str) -> bytes:
         return enc_text(f"{self.prefix}counter:{name}")
+
+    @property
+    def indicators(self) -> bytes:
+        """Hash: "type:value" -> indicator JSON."""
+        return enc_text(f"{self.prefix}indicators")

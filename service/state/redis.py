@@ -360,3 +360,18 @@ class RedisStore:
     async def incr(self, name: str, amount: int = 1) -> int:
         with self._guard():
             return int(await self._client.incrby(self.keys.counter(name), amount))
+
+    # indicators
+
+    async def put_indicator(self, key: str, record: JSON) -> None:
+        with self._guard():
+            await self._client.hset(self.keys.indicators, enc_text(key), dumps(record))
+
+    async def list_indicators(self) -> list[JSON]:
+        with self._guard():
+            values: Any = await self._client.hgetall(self.keys.indicators)
+        return [loads(values[k]) for k in sorted(values)]
+
+    async def delete_indicator(self, key: str) -> bool:
+        with self._guard():
+            return bool(await self._client.hdel(self.keys.indicators, enc_text(key)))

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEX
 CREATE TABLE IF NOT EXISTS windows (
     name BLOB NOT NULL, member BLOB NOT NULL, at REAL NOT NULL, PRIMARY KEY (name, member));
 CREATE TABLE IF NOT EXISTS counters (name BLOB PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS indicators (key BLOB PRIMARY KEY, body TEXT NOT NULL);
 """
 
 _LEASE_RETURNING = "RETURNING id, collector, raw, received_at, ref, deliveries"
@@ -413,3 +414,20 @@ class SqliteStore:
             "DO UPDATE SET value = counters.value + excluded.value RETURNING value",
             (enc_text(name), int(amount))).fetchone())
         return int(row[0])
+
+    # indicators
+
+    async def put_indicator(self, key: str, record: JSON) -> None:
+        body = dumps(record)
+        await self._call(lambda c: c.execute(
+            "INSERT INTO indicators (key, body) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET body = excluded.body", (enc_text(key), body)))
+
+    async def list_indicators(self) -> list[JSON]:
+        rows = await self._call(lambda c: c.execute(
+            "SELECT body FROM indicators ORDER BY key").fetchall())
+        return [loads(r[0]) for r in rows]
+
+    async def delete_indicator(self, key: str) -> bool:
+        return await self._call(lambda c: c.execute(
+            "DELETE FROM indicators WHERE key = ?", (enc_text(key),)).rowcount > 0)
