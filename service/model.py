@@ -114,6 +114,16 @@ class Code(enum.StrEnum):
     FIRST_TIME_SENDER = "first_time_sender"
     # indicators
     INDICATOR_MATCH = "indicator_match"
+    # urls
+    IP_LITERAL_HOST = "ip_literal_host"
+    LOOKALIKE_DOMAIN = "lookalike_domain"
+    LINK_TEXT_MISMATCH = "link_text_mismatch"
+    DATA_URI = "data_uri"
+    URL_SHORTENER = "url_shortener"
+    FREE_HOSTING = "free_hosting"
+    FILE_SHARING = "file_sharing"
+    LOGIN_PATH = "login_path"
+    QR_CODE_URL = "qr_code_url"
 
 
 class RecipientSource(enum.StrEnum):

@@ -1,0 +1,232 @@
+"""URL scanner: every link in the message, normalized and unwrapped, checked for phish signals.
+
+Sources: text and HTML bodies (`href`, `src`, form `action`, meta refresh, CSS `url()`),
+HTML/SVG/calendar/text attachments, Office relationships with `TargetMode="External"`,
+PDF `/URI` strings, and QR codes in image attachments, inline images and `data:image`
+URIs (zxing-cpp). Every URL goes through `service.urls` (one normalizer, one unwrap
+table), the same path the parser uses for `ParsedMessage.urls`. No URL is ever fetched.
+
+Options: `brands` (extra brand domains to protect), `brands_file` (default
+service/data/brands.yaml), `hosts_file` (default service/data/url_hosts.yaml), `qr`,
+`max_images`, `max_image_pixels`, `max_urls`, `scan_attachments`.
+
+Outputs, one finding per code per message with up to 8 URLs as evidence. Severities are
+set so that one weak signal does not flag legitimate mail on its own:
+- `lookalike_domain`: punycode/homoglyph of an organisation or brand domain HIGH,
+  one-letter typo MEDIUM, brand name as a token of another domain (combosquat) LOW.
+- `qr_code_url` MEDIUM (evidence: the unwrapped URL in the code); `data_uri` MEDIUM for a
+  `data:` link, form action or refresh (not for inline `data:image` pictures).
+- `ip_literal_host` MEDIUM; `login_path` LOW, MEDIUM on an IP, free-hosting, shortener
+  or lookalike host; `link_text_mismatch` MEDIUM when the text shows an organisation or
+  brand domain, LOW otherwise (newsletters route links through trackers).
+- `url_shortener`, `free_hosting`, `file_sharing` LOW (data file: the security team's).
+
+Limitations: no redirect is followed, so a shortener's target and a Mimecast `/s/`
+token's destination stay unknown (reported as the wrapper); PDF URIs inside compressed
+object streams are left to the pdf scanner; anchor text is compared on registrable
+domains, which `service.lookalike.base_domain` approximates without the full PSL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from service.lookalike import in_domain, lookalike_of
+from service.model import Code, Finding, ParsedMessage, PartKind, Severity, bounded_evidence
+from service.scanners.base import ScanContext
+from service.senderdata import Brand, load_brands
+from service.urls import hosts
+from service.urls import qr as qrcode
+from service.urls.collect import UrlCollector, resolve
+from service.urls.documents import attachment_links
+from service.urls.extract import Link, html_links, text_urls
+from service.urls.normalize import host_of, normalize_host
+from service.urls.signals import domain_in_text, ip_host, login_path, same_site
+
+NAME = "urls"
+
+MAX_DATA_IMAGE_CHARS = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    brands: tuple[str, ...] = ()
+    brands_file: str = ""
+    hosts_file: str = ""
+    qr: bool = True
+    max_images: int = 10
+    max_image_pixels: int = qrcode.MAX_PIXELS
+    max_urls: int = 500
+    scan_attachments: bool = True
+
+
+@dataclass(slots=True)
+class _Hits:
+    """Findings being built: per code, the top severity, the first part, the evidence."""
+
+    by_code: dict[Code, tuple[Severity, str, list[str]]] = field(default_factory=dict)
+
+    def add(self, code: Code, severity: Severity, part: str, evidence: str) -> None:
+        current = self.by_code.get(code)
+        if current is None:
+            self.by_code[code] = (severity, part, [evidence])
+            return
+        top, first, items = current
+        if evidence not in items:
+            items.append(evidence)
+        if severity.rank > top.rank:
+            self.by_code[code] = (severity, first, items)
+
+    def findings(self) -> list[Finding]:
+        return [Finding(scanner=NAME, code=code, severity=sev, part=part,
+                        evidence=bounded_evidence(items))
+                for code, (sev, part, items) in self.by_code.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class _Protected:
+    org: tuple[str, ...]
+    brands: tuple[Brand, ...]
+    domains: tuple[str, ...]  # org + brand domains, in lookalike_of's form
+
+    def owns(self, host: str) -> bool:
+        return any(in_domain(host, d) for d in self.org) or \
+            any(b.owns(host) for b in self.brands) or \
+            any(in_domain(host, d) for d in self.domains)
+
+
+def _protected(options: Options, org: tuple[str, ...]) -> _Protected:
+    brands = load_brands(options.brands_file or None)
+    domains: list[str] = list(org) + list(options.brands)
+    for b in brands:
+        domains.extend(d[:-2] + ".com" if d.endswith(".*") else d for d in b.domains)
+    return _Protected(org, brands, tuple(dict.fromkeys(d.lower() for d in domains if d)))
+
+
+def _data_uri(link: Link) -> bool:
+    """A `data:` URI a reader navigates to or submits into (inline pictures are normal)."""
+    head = link.url[:40].lower()
+    if link.where in ("href", "action", "refresh"):
+        return True
+    return not head.startswith("data:image/") or head.startswith("data:image/svg")
+
+
+def _data_image(url: str) -> bytes | None:
+    head, _, payload = url[:MAX_DATA_IMAGE_CHARS].partition(",")
+    if not head.lower().startswith("data:image/") or not head.lower().endswith(";base64"):
+        return None
+    try:
+        return base64.b64decode(payload, validate=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+class _Scan:
+    def __init__(self, options: Options, protected: _Protected, host_lists: hosts.HostLists):
+        self.options = options
+        self.protected = protected
+        self.hosts = host_lists
+        self.collector = UrlCollector(options.max_urls)
+        self.hits = _Hits()
+        self.images: list[tuple[str, bytes]] = []
+
+    def link(self, link: Link, part: str) -> None:
+        if link.url[:5].lower() == "data:":
+            if _data_uri(link):
+                self.hits.add(Code.DATA_URI, Severity.MEDIUM, part, link.url[:80])
+            elif self.options.qr and len(self.images) < self.options.max_images:
+                data = _data_image(link.url)
+                if data:
+                    self.images.append((part, data))
+            return
+        before = self.collector.full
+        self.collector.add(link.url, part)
+        if link.text and link.where == "href" and not before:
+            self.text_mismatch(link, part)
+
+    def text_mismatch(self, link: Link, part: str) -> None:
+        shown = domain_in_text(link.text)
+        shown_host = normalize_host(shown) if shown else None
+        resolved = resolve(link.url)
+        if shown_host is None or resolved is None or resolved.opaque:
+            return
+        target = host_of(resolved.url)
+        if not target or same_site(shown_host, target):
+            return
+        severity = Severity.MEDIUM if self.protected.owns(shown_host) and \
+            not self.protected.owns(target) else Severity.LOW
+        self.hits.add(Code.LINK_TEXT_MISMATCH, severity, part,
+                      f"{link.text[:60]} -> {resolved.url[:120]}")
+
+    def qr_codes(self) -> None:
+        for part, data in self.images:
+            for payload in qrcode.decode(data, self.options.max_image_pixels):
+                candidates = list(text_urls(payload))
+                if not candidates and payload.lower().startswith("www."):
+                    candidates = ["http://" + payload.split()[0]]
+                for raw in candidates[:4]:
+                    resolved = resolve(raw)
+                    if resolved is None:
+                        continue
+                    self.collector.add(raw, part)
+                    self.hits.add(Code.QR_CODE_URL, Severity.MEDIUM, part, resolved.url)
+
+    def judge(self) -> None:
+        for url in self.collector.urls():
+            host = host_of(url.url)
+            if not host:
+                continue
+            part, evidence = url.source, url.url[:160]
+            weak_host = False
+            if ip_host(host):
+                weak_host = True
+                self.hits.add(Code.IP_LITERAL_HOST, Severity.MEDIUM, part, evidence)
+            owned = self.protected.owns(host)
+            if not owned:
+                found = lookalike_of(host, self.protected.domains)
+                if found is not None:
+                    weak_host = True
+                    severity = {"punycode": Severity.HIGH, "homoglyph": Severity.HIGH,
+                                "typo": Severity.MEDIUM}.get(found.kind, Severity.LOW)
+                    self.hits.add(Code.LOOKALIKE_DOMAIN, severity, part,
+                                  f"{found.kind} of {found.target}: {found.domain}")
+            for category in self.hosts.categories(host):
+                weak_host = True
+                self.hits.add(Code(category), Severity.LOW, part, evidence)
+            segment = login_path(url.url)
+            if segment and not owned:
+                self.hits.add(Code.LOGIN_PATH, Severity.MEDIUM if weak_host else Severity.LOW,
+                              part, evidence)
+
+
+def scan_sync(msg: ParsedMessage, options: Options, org: tuple[str, ...]) -> list[Finding]:
+    state = _Scan(options, _protected(options, org), hosts.load(options.hosts_file or None))
+    for body in msg.bodies:
+        if body.kind is PartKind.HTML:
+            for link in html_links(body.text):
+                state.link(link, body.part_id)
+        else:
+            for raw in text_urls(body.text):
+                state.link(Link(raw, "text"), body.part_id)
+    for url in msg.urls:
+        state.collector.add(url.original, url.source)
+    for att in msg.attachments:
+        if options.scan_attachments:
+            for link in attachment_links(att):
+                state.link(link, att.part_id)
+        if options.qr and len(state.images) < options.max_images and att.data and \
+                qrcode.looks_like_image(att.effective_type, att.filename, att.data[:16]):
+            state.images.append((att.part_id, att.data))
+    if options.qr:
+        state.qr_codes()
+    state.judge()
+    return state.hits.findings()
+
+
+async def scan(msg: ParsedMessage, options: Options, ctx: ScanContext) -> list[Finding]:
+    # CPU-bound (HTML tokenizing, QR decoding): off the event loop so the dispatcher's
+    # timeout stays effective and other scanners keep running.
+    return await asyncio.to_thread(scan_sync, msg, options, ctx.organisation_domains)

@@ -1,0 +1,72 @@
+"""Turn raw URL candidates into the message's `Url` list: normalized, unwrapped, unique.
+
+The one place where extraction, normalization and unwrapping meet; the MIME parser and
+the URL scanner both go through `UrlCollector`, so `trawler scan` output and scanner
+findings agree on what a message links to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from service.model import Url
+from service.urls.extract import ics_urls, markup_urls, text_urls
+from service.urls.normalize import normalize
+from service.urls.unwrap import Unwrapped, unwrap
+
+MAX_URLS = 500
+
+
+def resolve(raw: str) -> Unwrapped | None:
+    """Normalize then unwrap one URL as written; None when it is not a web URL."""
+    normalized = normalize(raw)
+    if normalized is None:
+        return None
+    return unwrap(normalized)
+
+
+class UrlCollector:
+    """Accumulates unique URLs across the parts of one message, up to `limit`."""
+
+    def __init__(self, limit: int = MAX_URLS) -> None:
+        self._limit = limit
+        self._seen: dict[str, Url] = {}
+        self._raw: set[str] = set()
+        self.wrapped: dict[str, str] = {}  # final URL -> opaque wrapper that hides its target
+
+    @property
+    def full(self) -> bool:
+        return len(self._seen) >= self._limit
+
+    def add(self, raw: str, source: str) -> Url | None:
+        if self.full or raw in self._raw:
+            return None
+        self._raw.add(raw)
+        resolved = resolve(raw)
+        if resolved is None:
+            return None
+        if resolved.opaque:
+            self.wrapped[resolved.url] = resolved.opaque
+        url = self._seen.get(resolved.url)
+        if url is None:
+            url = Url(url=resolved.url, original=raw, source=source)
+            self._seen[resolved.url] = url
+        return url
+
+    def add_all(self, raws: Iterable[str], source: str) -> None:
+        for raw in raws:
+            if self.full:
+                return
+            self.add(raw, source)
+
+    def add_text(self, text: str, source: str) -> None:
+        self.add_all(text_urls(text), source)
+
+    def add_html(self, markup: str, source: str) -> None:
+        self.add_all(markup_urls(markup), source)
+
+    def add_ics(self, text: str, source: str) -> None:
+        self.add_all(ics_urls(text), source)
+
+    def urls(self) -> tuple[Url, ...]:
+        return tuple(self._seen.values())

@@ -1,0 +1,74 @@
+"""Per-URL signals for the URL scanner: IP-literal hosts, login-looking paths, link text.
+
+Pure functions over normalized URLs and anchor text; the scanner decides severities.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from service.lookalike import base_domain
+
+# Paths that serve a sign-in form. Matched per path segment (lowercased), with any file
+# extension dropped, so `/secure/login.php` and `/owa/` match but `/blog/logistics` does not.
+LOGIN_SEGMENTS = frozenset({
+    "login", "log-in", "log_in", "logon", "signin", "sign-in", "sign_in", "owa",
+    "wp-admin", "wp-login", "webmail", "adfs", "sso", "oauth2", "authenticate",
+    "verify", "verification", "validate", "credentials", "password", "reset-password",
+    "account-verify", "secure-login", "auth", "mfa", "2fa", "unlock", "reactivate",
+})
+_DOMAIN_IN_TEXT = re.compile(
+    r"^(?:https?://)?(?:[^\s/@]*@)?((?:[a-z0-9\u00a1-\uffff-]+\.)+[a-z\u00a1-\uffff]{2,63})"
+    r"(?::\d+)?(?:[/?#]\S*)?$")
+
+
+def ip_host(host: str) -> str | None:
+    """The IP address when the host is an IP literal (already normalized), else None."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+def login_path(url: str) -> str | None:
+    """The login-looking path segment of a URL, or None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    for segment in parts.path.lower().split("/"):
+        stem = segment.rsplit(".", 1)[0] if "." in segment else segment
+        if stem in LOGIN_SEGMENTS:
+            return segment
+    return None
+
+
+def domain_in_text(text: str) -> str | None:
+    """The domain an anchor text shows when the whole text reads as a URL or domain.
+
+    "www.paypal.com" and "https://paypal.com/login" count; "click here" and sentences
+    that merely mention a domain do not (too many newsletters write those).
+    """
+    text = text.strip().strip("<>[]()\"'").lower()
+    if not text or len(text) > 200 or " " in text:
+        return None
+    m = _DOMAIN_IN_TEXT.match(text)
+    if m is None:
+        return None
+    domain = m.group(1).strip(".")
+    tld = domain.rsplit(".", 1)[-1]
+    # "file.pdf", "invoice.docx": a file name, not a host, unless written as a URL.
+    if not text.startswith(("http", "www.")) and tld in _FILE_EXTENSIONS:
+        return None
+    return domain
+
+
+_FILE_EXTENSIONS = frozenset({"pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "zip",
+                              "htm", "html", "txt", "jpg", "png", "gif", "exe", "php", "asp",
+                              "aspx", "js", "csv", "eml", "msg", "rar", "iso", "img"})
+
+
+def same_site(a: str, b: str) -> bool:
+    return base_domain(a) == base_domain(b)
