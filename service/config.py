@@ -99,7 +99,7 @@ class MailboxesConfig(_Strict):
 
 
 def _default_scanners() -> dict[str, dict[str, Any]]:
-    return {"yara": {}}
+    return {"yara": {}, "attachments": {}, "office": {}, "pdf": {}}
 
 
 class Settings(_Strict):

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from service import mime
+from service import expand, mime
 from service.config import Settings
 from service.dispatch import Dispatcher
 from service.model import ParsedMessage, Verdict
@@ -28,7 +28,7 @@ class Engine:
         self.ctx = ScanContext(limits=settings.limits, rules=self.rules, store=store,
                                organisation_domains=settings.organisation_domains)
         self.dispatcher = Dispatcher(load_scanners(dict(settings.scanners)), self.ctx,
-                                     settings.verdict)
+                                     settings.verdict, expander=expand.expand)
 
     def load_rules(self) -> None:
         if not self.rules.loaded:

@@ -21,6 +21,9 @@ from service.model import Finding, ParsedMessage
 # Routing table as data: which module implements each scanner name.
 REGISTRY: dict[str, str] = {
     "yara": "service.scanners.yara",
+    "attachments": "service.scanners.attachments",
+    "office": "service.scanners.office",
+    "pdf": "service.scanners.pdf",
 }
 
 
