@@ -9,6 +9,7 @@ from typing import Any
 from service import expand, mime
 from service.config import Settings
 from service.dispatch import Dispatcher
+from service.indicators import IndicatorIndex
 from service.model import ParsedMessage, Verdict
 from service.rules import RuleLibrary
 from service.scanners.base import ScanContext, load_scanners
@@ -26,7 +27,8 @@ class Engine:
         self.settings = settings
         self.rules = rules or RuleLibrary(settings.rules)
         self.ctx = ScanContext(limits=settings.limits, rules=self.rules, store=store,
-                               organisation_domains=settings.organisation_domains)
+                               organisation_domains=settings.organisation_domains,
+                               indicators=IndicatorIndex(settings.indicators_file, store))
         self.dispatcher = Dispatcher(load_scanners(dict(settings.scanners)), self.ctx,
                                      settings.verdict, expander=expand.expand)
 
