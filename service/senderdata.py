@@ -8,6 +8,7 @@ read once per process and path.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,21 +67,31 @@ def _phrase_in(name_words: list[str], display_words: list[str]) -> bool:
     return any(display_words[i:i + n] == name_words for i in range(len(display_words) - n + 1))
 
 
+def _spellings(dwords: list[str]) -> set[str]:
+    """Words, adjacent pairs run together ("Meta Mask"), and letter-spaced runs ("C o i n")."""
+    out = set(dwords)
+    out.update(a + b for a, b in itertools.pairwise(dwords))
+    run: list[str] = []
+    for w in [*dwords, ""]:
+        if len(w) == 1:
+            run.append(w)
+            continue
+        if len(run) >= 3:
+            out.add("".join(run))
+        run = []
+    return out
+
+
 def brand_named(display: str, brands: tuple[Brand, ...]) -> tuple[Brand, str] | None:
     """The brand a display name names, and the name it used; whole words only."""
     if not display:
         return None
     dwords = words(display)
-    compact = "".join(dwords)
+    spellings = _spellings(dwords)
     for brand in brands:
         for name in brand.names:
             nwords = name.split()
-            if _phrase_in(nwords, dwords):
-                return brand, name
-            # Letter-spaced or run together ("C o i n b a s e", "MetaMaskApp"): only for
-            # long names, where a chance match inside other words is rare.
-            joined = "".join(nwords)
-            if len(joined) >= 6 and joined in compact:
+            if _phrase_in(nwords, dwords) or "".join(nwords) in spellings:
                 return brand, name
     return None
 
