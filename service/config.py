@@ -99,7 +99,8 @@ class MailboxesConfig(_Strict):
 
 
 def _default_scanners() -> dict[str, dict[str, Any]]:
-    return {"yara": {}, "attachments": {}, "office": {}, "pdf": {}}
+    return {"yara": {}, "attachments": {}, "office": {}, "pdf": {}, "headers": {},
+            "indicators": {}}
 
 
 class Settings(_Strict):
@@ -121,6 +122,9 @@ class Settings(_Strict):
     reclaim_idle_s: float = 30.0  # take over a dead consumer's messages after this long
     shutdown_grace_s: float = 20.0  # SIGTERM: time to finish in-flight work
     rules_reload_s: float = 2.0
+    # Reviewed indicators in git (YAML or CSV, see service/indicators.py), e.g.
+    # rules/indicators.yaml; `trawler intel add` writes to the store instead.
+    indicators_file: str | None = None
 
     @field_validator("organisation_domains")
     @classmethod

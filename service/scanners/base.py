@@ -24,6 +24,8 @@ REGISTRY: dict[str, str] = {
     "attachments": "service.scanners.attachments",
     "office": "service.scanners.office",
     "pdf": "service.scanners.pdf",
+    "headers": "service.scanners.headers",
+    "indicators": "service.scanners.indicators",
 }
 
 
@@ -42,6 +44,7 @@ class ScanContext:
     rules: RuleSource | None = None
     store: Any = None  # service.state.base.Store for the few stateful scanners
     organisation_domains: tuple[str, ...] = ()
+    indicators: Any = None  # service.indicators.IndicatorIndex, for the indicators scanner
 
 
 ScanFn = Callable[[ParsedMessage, Any, ScanContext], Awaitable[list[Finding]]]
