@@ -1,4 +1,4 @@
-"""The `trawler` command: run | scan | rules test | restore | check."""
+"""The `trawler` command: run | scan | rules test | restore | check | intel."""
 
 from __future__ import annotations
 
@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="verify config, rules and every connection")
     check.add_argument("--config")
+
+    from service.intelcmd import add_parser as add_intel_parser
+
+    add_intel_parser(sub)
     return p
 
 
@@ -83,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             from service.app import run_restore
 
             return run_restore(_settings(args), args.target)
+        if args.command == "intel":
+            from service.intelcmd import run_intel
+
+            return run_intel(_settings(args), args)
         if args.command == "check":
             from service.app import run_check
 
