@@ -102,11 +102,10 @@ def subject_fingerprint(subject: str) -> str | None:
     Reply prefixes, digits, punctuation, case and homoglyphs do not count: phish campaigns
     vary exactly those per message.
     """
-    text = unicodedata.normalize("NFKC", subject or "")
-    text = _REPLY_PREFIX.sub("", text)
-    text = _DIGITS.sub(" 0 ", text)
-    tokens = _WORDS.findall(skeleton(text))
-    if not [t for t in tokens if t != "o"]:  # "o" is what a digit run becomes in a skeleton
+    text = _REPLY_PREFIX.sub("", unicodedata.normalize("NFKC", subject or ""))
+    # Words first, then skeletons: the skeleton reads "!" as "i", which punctuation is not.
+    tokens = [skeleton(_DIGITS.sub("0", w)) for w in _WORDS.findall(text) if not w.isdigit()]
+    if not tokens:
         return None
     return hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()[:32]
 

@@ -122,8 +122,10 @@ async def _run(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
         await store.close()
 
 
-def run_intel(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout,
-              err: TextIO = sys.stderr) -> int:
+def run_intel(settings: Settings, args: argparse.Namespace, out: TextIO | None = None,
+              err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
     try:
         return asyncio.run(_run(settings, args, out))
     except IndicatorError as exc:
