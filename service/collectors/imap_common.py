@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import imapclient
+from imapclient import SocketTimeout
 from imapclient import exceptions as imap_exc
 
 TlsMode = Literal["ssl", "starttls", "none"]
 TLS_MODES: tuple[str, ...] = ("ssl", "starttls", "none")
 DEFAULT_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 5.0  # connect + greeting: a server going down accepts and never greets
 _REASON_CHARS = 300
 
 
@@ -92,7 +94,7 @@ def connect(ep: ImapEndpoint) -> imapclient.IMAPClient:
             ep.port,
             ssl=ep.tls == "ssl",
             ssl_context=ctx,
-            timeout=ep.timeout_s,
+            timeout=SocketTimeout(connect=min(CONNECT_TIMEOUT_S, ep.timeout_s), read=ep.timeout_s),
         )
     except ssl.SSLError as exc:
         raise ImapError(f"{ep.label}: TLS failure: {exc.reason or exc}") from None
@@ -119,6 +121,8 @@ def login(
     except imap_exc.LoginError as exc:
         safe_close(client)
         reason = scrub(_text(exc), (password,))
+        if "socket error" in reason:  # imapclient wraps a dropped connection as LoginError
+            raise ImapError(f"{ep.label}: connection lost during login: {reason}") from None
         raise ImapError(
             f"{ep.label}: login refused for {username!r} (wrong user or password?): {reason}"
         ) from None

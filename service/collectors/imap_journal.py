@@ -292,6 +292,8 @@ class _Session:
         """Second connection in IDLE: any server push wakes the poll loop early."""
         o = self.o
         client: imapclient.IMAPClient | None = None
+        if self.halt_idle.is_set():  # queued behind a stuck predecessor, already obsolete
+            return
         try:
             client = open_session(o._ep, o._username, o._password)
             select(client, o._folder, readonly=True)
@@ -320,8 +322,9 @@ class _Session:
     async def close(self) -> None:
         self.halt_idle.set()
         if self.idle_future is not None:
-            with contextlib.suppress(Exception):
-                await self.idle_future
+            # Give IDLE a moment to leave cleanly, but never wait on it: it may sit in
+            # a connect to a server that is going down, and it notices halt by itself.
+            await asyncio.wait([self.idle_future], timeout=2 * IDLE_CHECK_S)
         client, self.client = self.client, None
         if client is not None:
             with contextlib.suppress(Exception):

@@ -525,11 +525,9 @@ async def test_quarantine_latency_with_warm_pool(
     dovecot: DovecotServer, user: str, backend: ImapMailboxBackend
 ) -> None:
     for folder in ("INBOX", "Archive", "Sent", "Projects.A", "Projects.B"):
-        for i in range(20):
-            dovecot.append(user, folder, message(i))
+        dovecot.append_many(user, folder, [message(i) for i in range(20)])
     raws = [message(100 + i) for i in range(11)]
-    for raw in raws:
-        dovecot.append(user, "INBOX", raw)
+    dovecot.append_many(user, "INBOX", raws)
     assert (await backend.quarantine(user, identity(raws[0]))).result is RemovalResult.REMOVED
     times = []
     for raw in raws[1:]:

@@ -273,6 +273,13 @@ class DovecotServer:
             resp = c.append(folder, raw, flags=flags)
         return _appenduid(resp)
 
+    def append_many(self, user: str, folder: str, raws: list[bytes]) -> list[int]:
+        """Like append, on one connection: for filling folders quickly."""
+        with self.imap_user_login(user) as c:
+            if not c.folder_exists(folder):
+                c.create_folder(folder)
+            return [_appenduid(c.append(folder, raw)) for raw in raws]
+
     def folders(self, user: str) -> list[str]:
         with self.imap_user_login(user) as c:
             return [name for _flags, _delim, name in c.list_folders()]
