@@ -1,42 +1,40 @@
 """Raw bytes to ParsedMessage: journal-report unwrap, parts, bodies, attachments, limits.
 
-`parse()` never raises: defects and limits become findings. It uses the stdlib's
-compat32 parser (twice as fast as policy.default, and without its per-access cost on
-malformed headers) and decodes each part once. Two cheap byte-level passes run before
-the stdlib parser sees the input, because its costs are not bounded by our limits:
+`parse()` never raises: defects and limits become findings. It is a bytes-level
+splitter, not the stdlib's line-by-line feedparser (which cost more than the YARA scan
+it feeds): a header block ends at the first blank line, a multipart body is cut with
+`bytes.find` on its own `--boundary` delimiters (top-down, so a part never needs to know
+its ancestors' boundaries), and each leaf is transfer-decoded once, by binascii. Every
+limit is checked before the work it bounds:
 
-- a part whose encoded body exceeds `max_part_bytes` is cut to a short prefix (enough
-  to sniff) and tagged with a per-parse random header, so a 50 MB attachment costs
-  milliseconds; it becomes an Attachment with its metadata, an estimated size,
-  `data=b""`, `sha256=""` and a PART_TOO_LARGE finding;
-- multipart nesting deeper than `_max_nesting(limits)` is cut where it passes the
-  limit (the stdlib checks every line against every open boundary: quadratic, and
-  recursive).
-
-A message over `max_message_bytes` is parsed from its first `max_message_bytes`
-(MESSAGE_TOO_LARGE); `raw` still holds all of it for the byte-level scanners.
+- a part whose encoded body exceeds `max_part_bytes` is not decoded: it becomes an
+  Attachment with its metadata, a size estimate, the type sniffed from a decoded
+  prefix, `data=b""`, `sha256=""` and a PART_TOO_LARGE finding;
+- multipart nesting deeper than `_max_nesting(limits)`, message/rfc822 nesting deeper
+  than `max_depth`, and more than MAX_PARTS leaves stop the walk with a finding;
+- a message over `max_message_bytes` is parsed from its first `max_message_bytes`
+  (MESSAGE_TOO_LARGE); `raw` still holds all of it for the byte-level scanners.
 """
 
 from __future__ import annotations
 
+import binascii
 import hashlib
-import re
-import secrets
 from dataclasses import dataclass, field
-from email.message import Message
-from email.parser import BytesHeaderParser, BytesParser
-from email.policy import Compat32
-from typing import Any
 
 from service import journal
 from service.config import Limits
 from service.mime_headers import (
+    Headers,
     addresses,
+    content_type,
+    decode_base64,
     decode_header_value,
     decode_text,
     first_address,
     header_block,
-    header_items,
+    params,
+    split_entity,
     strip_mbox,
 )
 from service.model import (
@@ -57,8 +55,9 @@ from service.urlextract import UrlCollector
 
 SCANNER = "mime"
 MAX_FINDINGS = 50
-MAX_PARAM_HEADER = 4096  # Content-Type/-Disposition longer than this are cut before use
-SNIFF_PREFIX = 8192  # encoded bytes kept of an elided part, enough to sniff its type
+MAX_PARAM_HEADER = 4096  # Content-Type/-Disposition longer than this are read by line one
+SNIFF_PREFIX = 8192  # decoded bytes of an oversized part looked at to sniff its type
+MAX_PARTS = 1000  # leaves walked per message: bodies are not capped by max_attachments
 _SEVERITY = {
     Code.MIME_DEFECT: Severity.INFO,
     Code.PART_TOO_LARGE: Severity.LOW,
@@ -73,44 +72,24 @@ _PLAIN_RECIPIENTS = (
     ("delivered-to", RecipientSource.DELIVERED_TO),
     ("x-original-to", RecipientSource.ORIGINAL_TO),
 )
-_BOUNDARY_DECL = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
-_JOURNAL_HEADER = re.compile(rb"(?im)^x-ms-journal-report[ \t]*:")
-_DELIMITER = re.compile(rb"(?m)^--([^\r\n]{1,202}?)[ \t]*\r?$")
-
-
-class _Policy(Compat32):
-    """compat32 whose Content-Type/-Disposition reads are bounded.
-
-    The stdlib's parameter parsing is quadratic in the header length and the parser
-    itself reads the boundary while parsing; a real phish folds its whole HTML body into
-    Content-Type. Reads see the first line only; raw_items() keeps the full value.
-    """
-
-    def header_fetch_parse(self, name: str, value: str) -> Any:
-        if len(value) > MAX_PARAM_HEADER and name.lower() in _PARAM_HEADERS:
-            value = value.partition("\n")[0].strip()[:MAX_PARAM_HEADER] or "text/plain"
-        return super().header_fetch_parse(name, value)
-
-
-_POLICY = _Policy()
-_PARAM_HEADERS = ("content-type", "content-disposition")
+_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+_UUENCODE = frozenset({"x-uuencode", "uuencode", "x-uue", "uue"})
 
 
 def _max_nesting(limits: Limits) -> int:
-    # Legit mail nests multiparts ~4 deep per message layer; the stdlib recurses ~250.
+    # Legit mail nests multiparts ~4 deep per message layer.
     return min(4 * max(limits.max_depth, 1) + 4, 120)
 
 
 @dataclass
 class _Ctx:
     limits: Limits
-    nonce: str
     findings: list[Finding] = field(default_factory=list)
     bodies: list[BodyPart] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     urls: UrlCollector = field(default_factory=UrlCollector)
     seen_codes: set[Code] = field(default_factory=set)
-    elided: bool = False  # whether any part carries the nonce header
+    leaves: int = 0
 
     def find(self, code: Code, part: str | None, *evidence: str, once: bool = False) -> None:
         if (once and code in self.seen_codes) or len(self.findings) >= MAX_FINDINGS:
@@ -118,6 +97,19 @@ class _Ctx:
         self.seen_codes.add(code)
         self.findings.append(Finding(scanner=SCANNER, code=code, severity=_SEVERITY[code],
                                      part=part, evidence=bounded_evidence(list(evidence))))
+
+
+@dataclass(slots=True)
+class _Part:
+    """One entity: its header fields and still-encoded body, plus what the walk needs."""
+
+    fields: Headers
+    body: bytes
+    ctype: str
+    params: dict[str, str]
+    cte: str
+    disposition: str | None
+    filename: str | None
 
 
 def parse(raw: bytes, limits: Limits = Limits()) -> ParsedMessage:  # noqa: B008 - frozen
@@ -139,307 +131,272 @@ def _broken(raw: bytes, exc: BaseException) -> ParsedMessage:
 
 
 def _parse(raw: bytes, limits: Limits) -> ParsedMessage:
-    ctx = _Ctx(limits=limits, nonce="X-Trawler-Elided-" + secrets.token_hex(8))
+    ctx = _Ctx(limits=limits)
     data = strip_mbox(raw)
     if len(data) > limits.max_message_bytes:
         ctx.find(Code.MESSAGE_TOO_LARGE, None, f"{len(data)} bytes",
                  f"parsed first {limits.max_message_bytes}")
         data = data[:limits.max_message_bytes]
     scanned, jenv = data, None
-    head = header_block(data)
-    if _JOURNAL_HEADER.search(head):
-        outer = BytesHeaderParser(policy=_POLICY).parsebytes(head)
-        if journal.HEADER in outer:
-            scanned, jenv = _unwrap(data, outer, ctx)
-    msg = _stdlib_parse(scanned, ctx)
-    _walk_entity(msg, "", 0, 0, ctx)
-    headers = tuple((k, v) for k, v in header_items(msg) if k != ctx.nonce)
-    from_address, from_display = first_address(msg.get_all("from") or [])
-    subject = _header(msg, "subject") or ""
-    message_id = _header(msg, "message-id")
-    envelope = _envelope(msg, from_address, jenv, ctx)
+    top = _part(data, "", ctx)
+    if top.fields.get(journal.HEADER) is not None:
+        scanned, jenv = _unwrap(data, top, ctx)
+        if jenv is not None:
+            top = _part(scanned, "", ctx)
+    _walk_entity(top, "", 0, 0, ctx)
+    fields = top.fields
+    from_address, from_display = first_address(fields.get_all("from"))
+    subject = _header(fields, "subject") or ""
+    message_id = _header(fields, "message-id")
     return ParsedMessage(
         raw=scanned if jenv is not None else raw, header_block=header_block(scanned),
-        headers=headers, envelope=envelope, message_id=message_id, subject=subject,
-        from_address=from_address, from_display=from_display, date=_header(msg, "date"),
-        bodies=tuple(ctx.bodies), attachments=tuple(ctx.attachments), urls=ctx.urls.urls(),
-        findings=tuple(ctx.findings))
+        headers=fields.decoded(),
+        envelope=_envelope(fields, from_address, jenv, ctx), message_id=message_id,
+        subject=subject, from_address=from_address, from_display=from_display,
+        date=_header(fields, "date"), bodies=tuple(ctx.bodies),
+        attachments=tuple(ctx.attachments), urls=ctx.urls.urls(), findings=tuple(ctx.findings))
 
 
-def _header(msg: Message, name: str) -> str | None:
-    value = msg.get(name)
+def _header(fields: Headers, name: str) -> str | None:
+    value = fields.get(name)
     if value is None:
         return None
-    return decode_header_value(str(value)).strip() or None
+    return decode_header_value(value).strip() or None
 
 
-def _unwrap(data: bytes, outer: Message, ctx: _Ctx) -> tuple[bytes, journal.JournalEnvelope | None]:
+def _unwrap(data: bytes, outer: _Part,
+            ctx: _Ctx) -> tuple[bytes, journal.JournalEnvelope | None]:
     """The journaled original and its envelope, or the report itself when malformed."""
-    _cap_param_headers(outer, "", ctx)
-    boundary = outer.get_boundary()
+    boundary = outer.params.get("boundary", "").rstrip()
     parts = None
     if boundary:
-        body = data[len(header_block(data)):]
-        parts = journal.split_report(body, boundary)
+        parts = journal.split_report(data[len(header_block(data)):], boundary)
     if parts is None or parts.original is None:
         ctx.find(Code.JOURNAL_REPORT_MALFORMED, None, "no attached original message")
         return data, None
     return strip_mbox(parts.original), journal.parse_envelope(parts.envelope_text or "")
 
 
-def _envelope(msg: Message, from_address: str | None,
+def _envelope(fields: Headers, from_address: str | None,
               jenv: journal.JournalEnvelope | None, ctx: _Ctx) -> Envelope:
     if jenv is not None:
         recipients = jenv.recipients
         if not recipients:
             ctx.find(Code.JOURNAL_REPORT_MALFORMED, None, "envelope names no recipient")
-            recipients = _plain_recipients(msg)
+            recipients = _plain_recipients(fields)
         return Envelope(sender=jenv.sender or from_address, recipients=recipients,
-                        message_id=jenv.message_id or _header(msg, "message-id"),
+                        message_id=jenv.message_id or _header(fields, "message-id"),
                         subject=jenv.subject if jenv.subject is not None
-                        else _header(msg, "subject"),
+                        else _header(fields, "subject"),
                         journaled=True)
     sender = from_address
     if sender is None:
-        sender = next(iter(addresses(msg.get_all("return-path") or [])), None)
-    return Envelope(sender=sender, recipients=_plain_recipients(msg),
-                    message_id=_header(msg, "message-id"), subject=_header(msg, "subject"),
-                    journaled=False)
+        sender = next(iter(addresses(fields.get_all("return-path"))), None)
+    return Envelope(sender=sender, recipients=_plain_recipients(fields),
+                    message_id=_header(fields, "message-id"),
+                    subject=_header(fields, "subject"), journaled=False)
 
 
-def _plain_recipients(msg: Message) -> tuple[Recipient, ...]:
+def _plain_recipients(fields: Headers) -> tuple[Recipient, ...]:
     seen: dict[str, Recipient] = {}
     for name, source in _PLAIN_RECIPIENTS:
-        for addr in addresses(msg.get_all(name) or []):
+        for addr in addresses(fields.get_all(name)):
             seen.setdefault(addr, Recipient(addr, source))
     return tuple(seen.values())
 
 
-def _stdlib_parse(data: bytes, ctx: _Ctx) -> Message:
-    cut = _deep_cut(data, _max_nesting(ctx.limits))
-    if cut is not None:
-        ctx.find(Code.MIME_TOO_DEEP, None, f"multipart nesting over {_max_nesting(ctx.limits)}",
-                 once=True)
-        data = data[:cut]
-    data = _elide(data, ctx)
-    try:
-        return BytesParser(policy=_POLICY).parsebytes(data)
-    except RecursionError:
-        ctx.find(Code.MIME_TOO_DEEP, None, "nesting exhausted the parser", once=True)
-        return BytesParser(policy=_POLICY).parsebytes(data, headersonly=True)
+def _part(data: bytes, pid: str, ctx: _Ctx, default_type: str = "text/plain") -> _Part:
+    fields, body, no_separator = split_entity(data)
+    if no_separator:
+        ctx.find(Code.MIME_DEFECT, pid or None, "MissingHeaderBodySeparatorDefect")
+    ctype_value = _capped(fields.get("content-type"), "content-type", pid, ctx)
+    disp_value = _capped(fields.get("content-disposition"), "content-disposition", pid, ctx)
+    ctype = content_type(ctype_value) if ctype_value is not None else default_type
+    ctype_params = params(ctype_value)
+    disp_params = params(disp_value)
+    filename = disp_params.get("filename") or ctype_params.get("name")
+    if filename:
+        filename = decode_header_value(filename).strip() or None
+    disposition = disp_value.partition(";")[0].strip().lower() if disp_value else None
+    cte = (fields.get("content-transfer-encoding") or "").strip().lower()
+    return _Part(fields, body, ctype, ctype_params, cte, disposition, filename or None)
 
 
-def _deep_cut(data: bytes, cap: int) -> int | None:
-    """Where multipart nesting first passes `cap`, or None; cheap when it cannot."""
-    if data.count(b"\n--") <= cap:  # too few delimiter lines to nest that deep
-        return None
-    declared: set[bytes] = set()
-    for m in _BOUNDARY_DECL.finditer(data):
-        declared.add(m.group(1) or m.group(2))
-    if len(declared) <= cap:
-        return None
-    stack: list[bytes] = []
-    for m in _DELIMITER.finditer(data):
-        token = m.group(1)
-        if token in declared:
-            if token in stack:
-                del stack[stack.index(token) + 1:]
-            else:
-                stack.append(token)
-                if len(stack) > cap:
-                    return m.start()
-        elif token.endswith(b"--") and token[:-2] in stack:
-            del stack[stack.index(token[:-2]):]
-    return None
-
-
-def _elide(data: bytes, ctx: _Ctx) -> bytes:
-    """Cut every body over max_part_bytes to a sniffable prefix and tag its part."""
-    limit = ctx.limits.max_part_bytes
-    if len(data) <= limit:
-        return data
-    out: list[bytes] = []
-    done = prev = 0
-    while prev < len(data):
-        nxt = data.find(b"\n--", prev)
-        end = len(data) if nxt < 0 else nxt
-        if end - prev > limit:
-            blank = _blank_line(data, prev, end)
-            if blank is not None and end - blank[1] > limit:
-                insert_at, body = blank
-                keep = data.find(b"\n", min(body + SNIFF_PREFIX, end), end)
-                keep = end if keep < 0 else keep + 1
-                tag = f"{ctx.nonce}: {end - body}\r\n".encode()
-                out += [data[done:insert_at], tag, data[insert_at:keep]]
-                ctx.elided = True
-                done = end
-        if nxt < 0:
-            break
-        prev = nxt + 1
-    out.append(data[done:])
-    return b"".join(out)
-
-
-def _blank_line(data: bytes, start: int, end: int) -> tuple[int, int] | None:
-    """(just after the last header line, start of body) of the part in data[start:end]."""
-    lf = data.find(b"\n\n", start, end)
-    crlf = data.find(b"\n\r\n", start, end)
-    hits = [(i, n) for i, n in ((lf, 2), (crlf, 3)) if i >= 0]
-    if not hits:
-        return None
-    i, n = min(hits)
-    return i + 1, i + n
-
-
-def _cap_param_headers(part: Message, pid: str, ctx: _Ctx) -> None:
-    """Report huge Content-Type/-Disposition values (_Policy bounds what reads see)."""
-    for key, value in part.raw_items():
-        name = key.lower()
-        if name not in _PARAM_HEADERS or len(value) <= MAX_PARAM_HEADER:
-            continue
-        text = str(value)
-        rest = text.partition("\n")[2]
-        ctx.find(Code.MIME_DEFECT, pid or None, f"{name} header of {len(text)} chars")
-        if name == "content-type" and "<" in rest:
-            # The body was folded into the header (a real phish shape): show it anyway.
-            html = decode_text(rest.encode("utf-8", "surrogateescape"), None)[0]
-            ctx.bodies.append(BodyPart(pid or "1", PartKind.HTML, "text/html", "", html))
-            ctx.urls.add_html(html, pid or "1")
+def _capped(value: str | None, name: str, pid: str, ctx: _Ctx) -> str | None:
+    """A Content-Type/-Disposition value, read by its first line when it is huge."""
+    if value is None or len(value) <= MAX_PARAM_HEADER:
+        return value
+    first, _, rest = value.partition("\n")
+    ctx.find(Code.MIME_DEFECT, pid or None, f"{name} header of {len(value)} chars")
+    if name == "content-type" and "<" in rest:
+        # The body was folded into the header (a real phish shape): show it anyway.
+        ctx.bodies.append(BodyPart(pid or "1", PartKind.HTML, "text/html", "", rest))
+        ctx.urls.add_html(rest, pid or "1")
+    return first.strip()[:MAX_PARAM_HEADER] or "text/plain"
 
 
 def _child_id(prefix: str, index: int) -> str:
     return f"{prefix}.{index}" if prefix else str(index)
 
 
-def _raw_payload(part: Message) -> Any:
-    # get_payload() re-decodes 8-bit text with the declared charset (slow, and it raises
-    # on hostile charsets); the stored payload is what we need.
-    return getattr(part, "_payload", None)
-
-
-def _is_container(part: Message) -> bool:
-    return part.get_content_maintype() == "multipart" and isinstance(_raw_payload(part), list)
-
-
-def _walk_entity(msg: Message, prefix: str, depth: int, nesting: int, ctx: _Ctx) -> None:
+def _walk_entity(part: _Part, prefix: str, depth: int, nesting: int, ctx: _Ctx) -> None:
     """A message's content: its parts are prefix.1, prefix.2 (IMAP part numbering)."""
-    _defects(msg, prefix, ctx)
-    _cap_param_headers(msg, prefix, ctx)
-    if _is_container(msg):
-        _walk_children(msg, prefix, depth, nesting, ctx)
+    if part.ctype.startswith("multipart/") and _walk_children(part, prefix, depth, nesting,
+                                                              ctx):
+        return
+    _walk_part(part, _child_id(prefix, 1), depth, nesting, ctx, container_done=True)
+
+
+def _walk_part(part: _Part, pid: str, depth: int, nesting: int, ctx: _Ctx,
+               container_done: bool = False) -> None:
+    if (not container_done and part.ctype.startswith("multipart/")
+            and _walk_children(part, pid, depth, nesting, ctx)):
+        return
+    ctx.leaves += 1
+    if ctx.leaves > MAX_PARTS:
+        ctx.find(Code.TOO_MANY_ATTACHMENTS, pid, f"more than {MAX_PARTS} parts", once=True)
+        return
+    if part.ctype in _MESSAGE_TYPES and len(part.body) <= ctx.limits.max_part_bytes:
+        _nested_message(part, pid, depth, nesting, ctx)
     else:
-        _walk_part(msg, _child_id(prefix, 1), depth, nesting, ctx, own_headers_done=True)
+        _leaf(part, pid, depth, ctx)
 
 
-def _walk_children(msg: Message, prefix: str, depth: int, nesting: int, ctx: _Ctx) -> None:
+def _walk_children(part: _Part, prefix: str, depth: int, nesting: int, ctx: _Ctx) -> bool:
+    """Walk a multipart's children; False when it has none to walk (then it is a leaf)."""
     if nesting + 1 > _max_nesting(ctx.limits):
         ctx.find(Code.MIME_TOO_DEEP, prefix or None, "multipart nesting", once=True)
-        return
-    payload = _raw_payload(msg)
-    assert isinstance(payload, list)
-    for index, child in enumerate(payload, 1):
-        if isinstance(child, Message):
-            _walk_part(child, _child_id(prefix, index), depth, nesting + 1, ctx)
+        return True
+    boundary = part.params.get("boundary", "").rstrip()
+    split = _split(part.body, boundary.encode("utf-8", "replace")) if boundary else None
+    if split is None:
+        ctx.find(Code.MIME_DEFECT, prefix or None, "NoBoundaryInMultipartDefect"
+                 if not boundary else "StartBoundaryNotFoundDefect")
+        return False
+    chunks, closed = split
+    defects = [name for name, bad in (
+        ("CloseBoundaryNotFoundDefect", not closed),
+        ("MultipartInvariantViolationDefect", not chunks),
+        ("InvalidMultipartContentTransferEncodingDefect",
+         part.cte not in ("", "7bit", "8bit", "binary"))) if bad]
+    if defects:
+        ctx.find(Code.MIME_DEFECT, prefix or None, *defects)
+    default = "message/rfc822" if part.ctype == "multipart/digest" else "text/plain"
+    for index, chunk in enumerate(chunks, 1):
+        pid = _child_id(prefix, index)
+        _walk_part(_part(chunk, pid, ctx, default), pid, depth, nesting + 1, ctx)
+        if ctx.leaves > MAX_PARTS:
+            break
+    return True
 
 
-def _walk_part(part: Message, pid: str, depth: int, nesting: int, ctx: _Ctx,
-               own_headers_done: bool = False) -> None:
-    if not own_headers_done:
-        _defects(part, pid, ctx)
-        _cap_param_headers(part, pid, ctx)
-    if _is_container(part):
-        _walk_children(part, pid, depth, nesting, ctx)
-        return
-    payload = _raw_payload(part)
-    if isinstance(payload, list):  # message/rfc822 and its kin: the stdlib parsed it
-        _nested_message(part, payload, pid, depth, nesting, ctx)
-        return
-    _leaf(part, payload if isinstance(payload, str) else "", pid, depth, ctx)
+def _split(body: bytes, boundary: bytes) -> tuple[list[bytes], bool] | None:
+    """A multipart body's parts and whether the close delimiter came; None: no delimiter.
+
+    A delimiter is `--boundary` at a line start followed by optional blanks and a line
+    break (or `--` for the close delimiter); the line break before it belongs to it.
+    """
+    delim = b"--" + boundary
+    size = len(body)
+    marks: list[tuple[int, int]] = []  # (end of the previous part, start of the next)
+    closed = False
+    pos = 0
+    while True:
+        i = body.find(delim, pos)
+        if i < 0:
+            break
+        pos = i + len(delim)
+        if i > 0 and body[i - 1] != 0x0A:
+            continue
+        close = body.startswith(b"--", pos)
+        if not close:
+            j = pos
+            while j < size and body[j] in (0x20, 0x09):
+                j += 1
+            if j < size and body[j] not in (0x0D, 0x0A):
+                continue  # "--boundaryX": a longer token, not this delimiter
+        cut = i
+        if i > 0:
+            cut = i - 2 if i > 1 and body[i - 2] == 0x0D else i - 1
+        nl = body.find(b"\n", pos)
+        pos = size if nl < 0 else nl + 1
+        marks.append((cut, pos))
+        if close:
+            closed = True
+            break
+    if not marks:
+        return None
+    chunks = [body[marks[k][1]:marks[k + 1][0]] for k in range(len(marks) - 1)]
+    if not closed:
+        chunks.append(body[marks[-1][1]:])
+    return chunks, closed
 
 
-def _nested_message(part: Message, payload: list[Message | str], pid: str, depth: int,
-                    nesting: int, ctx: _Ctx) -> None:
-    sub = payload[0] if payload and isinstance(payload[0], Message) else None
-    data = b""
-    if sub is not None:
-        try:
-            data = sub.as_bytes(policy=_POLICY)
-        except Exception:  # reserialising hostile input
-            ctx.find(Code.MIME_DEFECT, pid, "nested message could not be serialised")
-        if ctx.elided and ctx.nonce.encode() in data:
-            data = re.sub(re.escape(ctx.nonce).encode() + rb": \d+\r\n", b"", data)
-    filename = _filename(part) or "attached.eml"
-    _attach(ctx, Attachment(pid, filename, part.get_content_type(), "message/rfc822",
-                            len(data), hashlib.sha256(data).hexdigest(), data, depth))
-    if sub is None:
+def _nested_message(part: _Part, pid: str, depth: int, nesting: int, ctx: _Ctx) -> None:
+    data = strip_mbox(_decode(part.cte, part.body))
+    _attach(ctx, Attachment(pid, part.filename or "attached.eml", part.ctype,
+                            "message/rfc822", len(data), hashlib.sha256(data).hexdigest(),
+                            data, depth))
+    if not data.strip():
         return
     if depth + 1 > ctx.limits.max_depth:
         ctx.find(Code.MIME_TOO_DEEP, pid, f"message nesting over {ctx.limits.max_depth}",
                  once=True)
         return
-    _walk_entity(sub, pid, depth + 1, nesting + 1, ctx)
+    _walk_entity(_part(data, pid, ctx), pid, depth + 1, nesting + 1, ctx)
 
 
-def _leaf(part: Message, payload: str, pid: str, depth: int, ctx: _Ctx) -> None:
-    ctype = part.get_content_type()
-    filename = _filename(part)
-    elided = part.get(ctx.nonce) if ctx.elided else None
-    if elided is not None or len(payload) > ctx.limits.max_part_bytes:
-        encoded = int(str(elided)) if elided is not None else len(payload)
+def _leaf(part: _Part, pid: str, depth: int, ctx: _Ctx) -> None:
+    encoded = len(part.body)
+    if encoded > ctx.limits.max_part_bytes:
         ctx.find(Code.PART_TOO_LARGE, pid, f"{encoded} encoded bytes",
                  f"limit {ctx.limits.max_part_bytes}")
-        prefix = _decode(part, payload[:SNIFF_PREFIX * 2] if elided is None else None)
-        _attach(ctx, Attachment(pid, filename, ctype, sniff(prefix), _estimate(part, encoded),
-                                "", b"", depth))
+        prefix = _decode(part.cte, part.body[:SNIFF_PREFIX * 2])
+        size = encoded * 3 // 4 if part.cte == "base64" else encoded
+        _attach(ctx, Attachment(pid, part.filename, part.ctype, sniff(prefix), size, "", b"",
+                                depth))
         return
-    data = _decode(part, None)
-    disposition = part.get_content_disposition()
-    if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
-        text, charset = decode_text(data, part.get_content_charset())
-        if ctype == "text/html":
-            ctx.bodies.append(BodyPart(pid, PartKind.HTML, ctype, charset, text))
+    data = _decode(part.cte, part.body)
+    if (part.ctype in ("text/plain", "text/html") and part.disposition != "attachment"
+            and not part.filename):
+        charset = part.params.get("charset", "").strip().lower() or None
+        text, used = decode_text(data, charset)
+        if part.ctype == "text/html":
+            ctx.bodies.append(BodyPart(pid, PartKind.HTML, part.ctype, used, text))
             ctx.urls.add_html(text, pid)
         else:
-            ctx.bodies.append(BodyPart(pid, PartKind.TEXT, ctype, charset, text))
+            ctx.bodies.append(BodyPart(pid, PartKind.TEXT, part.ctype, used, text))
             ctx.urls.add_text(text, pid)
         return
-    _attach(ctx, Attachment(pid, filename, ctype, sniff(data), len(data),
+    _attach(ctx, Attachment(pid, part.filename, part.ctype, sniff(data), len(data),
                             hashlib.sha256(data).hexdigest(), data, depth))
 
 
-def _decode(part: Message, payload: str | None) -> bytes:
-    """The part's decoded bytes, decoded once; `payload` overrides the part's own."""
-    try:
-        if payload is not None:
-            copy = Message(policy=_POLICY)
-            copy["Content-Transfer-Encoding"] = str(part.get("content-transfer-encoding", ""))
-            copy.set_payload(payload)
-            part = copy
-        data = part.get_payload(decode=True)
-    except Exception:  # a broken encoding yields what could be read
-        return b""
-    return data if isinstance(data, bytes) else b""
+def _decode(cte: str, body: bytes) -> bytes:
+    """A body's bytes with its transfer encoding undone; as sent when unknown."""
+    if cte == "base64":
+        return decode_base64(body)
+    if cte == "quoted-printable":
+        return binascii.a2b_qp(body)
+    if cte in _UUENCODE:
+        return _uudecode(body)
+    return body
 
 
-def _estimate(part: Message, encoded: int) -> int:
-    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    return encoded * 3 // 4 if cte == "base64" else encoded
-
-
-def _filename(part: Message) -> str | None:
-    try:
-        name = part.get_filename()
-    except Exception:  # RFC 2231 parameters from hostile input
-        return None
-    if not name:
-        return None
-    return decode_header_value(str(name)).strip() or None
-
-
-def _defects(part: Message, pid: str, ctx: _Ctx) -> None:
-    if part.defects:
-        names = sorted({type(d).__name__ for d in part.defects})
-        ctx.find(Code.MIME_DEFECT, pid or None, *names)
+def _uudecode(body: bytes) -> bytes:
+    out: list[bytes] = []
+    lines = iter(body.splitlines())
+    for line in lines:
+        if line.startswith(b"begin "):
+            break
+    for line in lines:
+        if line.strip() in (b"end", b"`"):
+            break
+        try:
+            out.append(binascii.a2b_uu(line))
+        except binascii.Error:
+            continue
+    return b"".join(out)
 
 
 def _attach(ctx: _Ctx, attachment: Attachment) -> None:
