@@ -30,7 +30,8 @@ class Engine:
                                organisation_domains=settings.organisation_domains,
                                indicators=IndicatorIndex(settings.indicators_file, store))
         self.dispatcher = Dispatcher(load_scanners(dict(settings.scanners)), self.ctx,
-                                     settings.verdict, expander=expand.expand)
+                                     settings.verdict,
+                                     expander=expand.warmed(settings.limits))
 
     def load_rules(self) -> None:
         if not self.rules.loaded:

@@ -27,8 +27,10 @@ import dataclasses
 import hashlib
 import mimetypes
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from service import passwords, procpool, unpack
+from service.config import Limits
 from service.model import (
     Attachment,
     Code,
@@ -41,6 +43,7 @@ from service.scanners.base import ScanContext
 from service.sniff import sniff
 
 NAME = "expand"
+Expander = Callable[[ParsedMessage, ScanContext], Awaitable[ParsedMessage]]
 # Leave the dispatcher a margin: a result returned late is a result thrown away.
 _TIME_SHARE = 0.9
 
@@ -167,6 +170,13 @@ class _Walk:
                 child_kind = container_kind(child, decrypted=note == "decrypted")
                 if child_kind is not None:
                     queue.append((child, child_kind))
+
+
+def warmed(limits: Limits) -> Expander:
+    """`expand`, with the worker pool started in the background so that the first
+    message does not pay for the workers' imports."""
+    procpool.shared_pool(limits.pool_workers).warm()
+    return expand
 
 
 async def expand(msg: ParsedMessage, ctx: ScanContext) -> ParsedMessage:

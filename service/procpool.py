@@ -71,15 +71,23 @@ class ProcPool:
             raise PoolTimeout("no time left")
         future = self._pool.schedule(fn, args=args, timeout=timeout)
         try:
-            # Cancelling the asyncio side cancels the pebble future, which stops the
-            # worker if the task is already running.
-            return await asyncio.wrap_future(future)
-        except concurrent.futures.TimeoutError:
+            # pebble's timer starts when a worker picks the task up; ours covers the
+            # wait in the queue too. Cancelling the asyncio side cancels the pebble
+            # future, which stops the worker if the task is already running.
+            async with asyncio.timeout(timeout):
+                return await asyncio.wrap_future(future)
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            future.cancel()  # type: ignore[no-untyped-call]
             raise PoolTimeout(f"task exceeded {timeout:.3g}s; worker killed") from None
         except ProcessExpired as exc:
             raise PoolError(f"worker died (exit code {exc.exitcode})") from None
         except concurrent.futures.CancelledError:
             raise asyncio.CancelledError() from None
+
+    def warm(self) -> None:
+        """Start the workers now (imports take seconds) instead of on the first file."""
+        for _ in range(self.workers):
+            self._pool.schedule(len, args=(b"",))
 
     def close(self) -> None:
         self._pool.stop()  # type: ignore[no-untyped-call]

@@ -57,7 +57,7 @@ def encrypt_ooxml(plain: bytes, password: str) -> bytes:
     return out.getvalue()
 
 
-def zip_of(members: dict[str, bytes], password: bytes | None = None, aes: bool = True) -> bytes:
+def zip_of(members: dict[str, bytes], password: bytes | None = None) -> bytes:
     buf = io.BytesIO()
     if password is None:
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -65,7 +65,7 @@ def zip_of(members: dict[str, bytes], password: bytes | None = None, aes: bool =
                 z.writestr(name, data)
         return buf.getvalue()
     with pyzipper.AESZipFile(buf, "w", compression=pyzipper.ZIP_DEFLATED,
-                             encryption=pyzipper.WZ_AES if aes else pyzipper.ZIP_CRYPTO) as z:
+                             encryption=pyzipper.WZ_AES) as z:
         z.setpassword(password)
         for name, data in members.items():
             z.writestr(name, data)
