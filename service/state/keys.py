@@ -80,3 +80,37 @@ class Keys:
     def indicators(self) -> bytes:
         """Hash: "type:value" -> indicator JSON."""
         return enc_text(f"{self.prefix}indicators")
+
+    # response loop (issue 6)
+
+    def record(self, kind: str, rid: str) -> bytes:
+        """String: one JSON document, with its own expiry."""
+        return enc_text(f"{self.prefix}record:{kind}:{rid}")
+
+    def records(self, kind: str) -> bytes:
+        """Sorted set: record ids of a kind scored by write time."""
+        return enc_text(f"{self.prefix}records:{kind}")
+
+    @property
+    def url_index(self) -> bytes:
+        """Stream: (token, key, expires_at) appended per scanned message; trimmed by MINID."""
+        return enc_text(f"{self.prefix}urlindex")
+
+    def events(self, key: str) -> bytes:
+        """Hash: event id -> click/open JSON, for one message."""
+        return enc_text(f"{self.prefix}events:{key}")
+
+    def rule_stats(self, rule: str) -> bytes:
+        """Hash: counter name -> value, plus last_hit."""
+        return enc_text(f"{self.prefix}rulestats:{rule}")
+
+    @property
+    def rule_stats_names(self) -> bytes:
+        """Set: every rule with statistics."""
+        return enc_text(f"{self.prefix}rulestats")
+
+
+# Stream entry fields of the URL index.
+F_TOKEN = b"t"
+F_KEY = b"k"
+F_EXPIRES = b"e"

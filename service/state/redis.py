@@ -44,6 +44,7 @@ from service.state.keys import (
     QUEUE_GROUP,
     Keys,
 )
+from service.state.redis_response import RedisResponseMixin
 
 T = TypeVar("T")
 
@@ -90,7 +91,7 @@ def _entry(entry_id: bytes, fields: dict[bytes, bytes] | None, deliveries: int) 
     return QueueEntry(entry_id=entry_id.decode("ascii"), item=item, deliveries=deliveries)
 
 
-class RedisStore:
+class RedisStore(RedisResponseMixin):
     """Store on Redis; every key is under `prefix`, dedup-like records expire after `ttl_s`."""
 
     def __init__(

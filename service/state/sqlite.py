@@ -30,6 +30,11 @@ from service.state.codec import (
     normalize_addresses,
 )
 from service.state.keys import DEFAULT_AUDIT_MAXLEN, DEFAULT_TTL_S
+from service.state.sqlite_response import (
+    RESPONSE_SCHEMA,
+    SqliteResponseMixin,
+    response_housekeeping,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -88,7 +93,7 @@ def _entry(row: Row) -> QueueEntry:
     return QueueEntry(entry_id=str(entry_id), item=item, deliveries=int(deliveries))
 
 
-class SqliteStore:
+class SqliteStore(SqliteResponseMixin):
     """Store on a local SQLite file; see the module docstring for the threading model."""
 
     def __init__(
@@ -137,7 +142,7 @@ class SqliteStore:
             if self.path != ":memory:" and str(mode).lower() != "wal":
                 raise StoreUnavailable(f"sqlite database {self.path}: WAL mode refused ({mode})")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA + RESPONSE_SCHEMA)
         except BaseException:
             conn.close()
             raise
@@ -193,6 +198,7 @@ class SqliteStore:
             conn.execute("DELETE FROM remediations WHERE expires_at <= ?", (now,))
             conn.execute("DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?",
                          (self.audit_max,))
+            response_housekeeping(conn, now)
 
     # queue
 
