@@ -98,6 +98,44 @@ class MailboxesConfig(_Strict):
     pool_size: int = 8  # concurrent sessions, to cap the load on the mail server
 
 
+class WebhookSink(_Strict):
+    """POST each alert as JSON, signed: X-Trawler-Signature: sha256=<HMAC of the body>."""
+
+    url: str
+    secret_env: str | None = None
+    secret_file: str | None = None
+    retries: int = 4  # after the first try; then a dead-letter record
+    backoff_s: float = 1.0  # doubled per retry
+    timeout_s: float = 5.0
+
+
+class AlertSinksConfig(_Strict):
+    log: bool = True
+    webhooks: tuple[WebhookSink, ...] = ()
+    redis_stream_url: str | None = None  # a Redis for downstream SOAR / case tools
+    redis_stream_key: str = "trawler:alerts"
+    redis_stream_maxlen: int = 100_000
+
+
+class WebLogConfig(_Strict):
+    """A proxy log file followed by `tail` for sites without a log shipper."""
+
+    path: str
+    format: Literal["json", "squid", "w3c"] = "squid"
+
+
+class ResponseConfig(_Strict):
+    url_index_ttl_s: float = 14 * 86400
+    retrohunt_days: int = 7
+    user_aliases_file: str | None = None  # YAML or CSV: alias -> mailbox address
+    user_domain: str | None = None  # DOMAIN\user -> user@<this>; default: first org domain
+    freemail_domains_file: str | None = None  # default: service/data/freemail_domains.txt
+    allowlist_file: str | None = None  # hosts, domains, addresses never made indicators
+    indicator_expiry: str = "90d"
+    web_logs: tuple[WebLogConfig, ...] = ()
+    max_keys_per_url: int = 50  # a URL in more messages than this is not a campaign's
+
+
 def _default_scanners() -> dict[str, dict[str, Any]]:
     return {"yara": {}, "attachments": {}, "office": {}, "pdf": {}, "headers": {},
             "indicators": {}}
@@ -125,6 +163,8 @@ class Settings(_Strict):
     # Reviewed indicators in git (YAML or CSV, see service/indicators.py), e.g.
     # rules/indicators.yaml; `trawler intel add` writes to the store instead.
     indicators_file: str | None = None
+    alert_sinks: AlertSinksConfig = AlertSinksConfig()
+    response: ResponseConfig = ResponseConfig()
 
     @field_validator("organisation_domains")
     @classmethod
