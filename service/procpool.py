@@ -57,18 +57,30 @@ class ProcPool:
     """
 
     def __init__(self, workers: int = 2, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
+        self.workers = max(1, workers)
+        self._pool: ProcessPool | None = None
+        if multiprocessing.current_process().daemon:
+            # A multiprocessing.Pool worker (`trawler scan --jobs N`) may not have
+            # children. Fall back to daemon threads: the timeout still returns control
+            # (the work is abandoned, not killed), and a hung thread cannot block exit.
+            return
         # forkserver: workers start from a clean interpreter, not a copy of a threaded
         # asyncio process (fork there can deadlock on locks held by other threads).
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
-        self.workers = max(1, workers)
         self._pool = ProcessPool(max_workers=self.workers, initializer=_limit_memory,
                                  initargs=(memory_bytes,), context=ctx)
+
+    @property
+    def killable(self) -> bool:
+        return self._pool is not None
 
     async def run(self, fn: Callable[..., T], *args: Any,
                   timeout: float) -> T:  # noqa: ASYNC109 - the worker's kill timer
         if timeout <= 0:
             raise PoolTimeout("no time left")
+        if self._pool is None:
+            return await _run_in_daemon_thread(fn, args, timeout)
         future = self._pool.schedule(fn, args=args, timeout=timeout)
         try:
             # pebble's timer starts when a worker picks the task up; ours covers the
@@ -86,12 +98,43 @@ class ProcPool:
 
     def warm(self) -> None:
         """Start the workers now (imports take seconds) instead of on the first file."""
-        for _ in range(self.workers):
-            self._pool.schedule(len, args=(b"",))
+        if self._pool is not None:
+            for _ in range(self.workers):
+                self._pool.schedule(len, args=(b"",))
 
     def close(self) -> None:
-        self._pool.stop()  # type: ignore[no-untyped-call]
-        self._pool.join(timeout=5)
+        if self._pool is not None:
+            self._pool.stop()  # type: ignore[no-untyped-call]
+            self._pool.join(timeout=5)
+
+
+async def _run_in_daemon_thread(fn: Callable[..., T], args: tuple[Any, ...],
+                                timeout: float) -> T:  # noqa: ASYNC109
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(ok: bool, value: Any) -> None:
+        if not future.done():
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def work() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # delivered to the awaiting coroutine
+            loop.call_soon_threadsafe(deliver, False, exc)
+        else:
+            loop.call_soon_threadsafe(deliver, True, result)
+
+    threading.Thread(target=work, name="procpool-fallback", daemon=True).start()
+    try:
+        async with asyncio.timeout(timeout):
+            return await future
+    except TimeoutError:
+        raise PoolTimeout(f"task exceeded {timeout:.3g}s; abandoned (no kill in a "
+                          "daemonic process)") from None
 
 
 _lock = threading.Lock()
