@@ -168,3 +168,45 @@ __all__ = [
     "initialise",
     "initialise_rules",
 ]
+
+# Response loop (issue 6): web events, alert sinks, rule false positives, retro-hunt.
+WEB_EVENTS = Counter(
+    "trawler_web_events_total",
+    "Proxy / web-gateway and endpoint events ingested, by result",
+    ["kind", "result"],  # kind: web | file; result: matched | unmatched | invalid
+)
+RULE_FALSE_POSITIVES = Counter(
+    "trawler_rule_false_positives_total",
+    "Alerts dispositioned FALSE_POSITIVE, per rule that fired on them",
+    ["rule"],
+)
+ALERT_DELIVERIES = Counter(
+    "trawler_alert_deliveries_total",
+    "Alert sink deliveries, by sink and result",
+    ["sink", "result"],  # one of SINKS; one of SINK_RESULTS
+)
+RETROHUNT_MESSAGES = Counter(
+    "trawler_retrohunt_messages_total",
+    "Journal messages re-read by retro-hunt jobs, by result",
+    ["result"],  # scanned | flagged | remediated | error
+)
+RETROHUNT_RUNNING = Gauge("trawler_retrohunt_running", "Retro-hunt jobs running in this process")
+RESPONSE_WEB_KINDS = ("web", "file")
+RESPONSE_EVENT_RESULTS = ("matched", "unmatched", "invalid")
+SINKS = ("webhook", "redis_stream", "log")
+SINK_RESULTS = ("delivered", "retry", "dead_letter")
+RETROHUNT_RESULTS = ("scanned", "flagged", "remediated", "error")
+
+
+def initialise_response(rules: Iterable[str] = ()) -> None:
+    """Response-loop series at 0 (idempotent)."""
+    for kind in RESPONSE_WEB_KINDS:
+        for result in RESPONSE_EVENT_RESULTS:
+            WEB_EVENTS.labels(kind, result)
+    for sink in SINKS:
+        for result in SINK_RESULTS:
+            ALERT_DELIVERIES.labels(sink, result)
+    for result in RETROHUNT_RESULTS:
+        RETROHUNT_MESSAGES.labels(result)
+    for rule in rules:
+        RULE_FALSE_POSITIVES.labels(rule)
