@@ -32,9 +32,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 from dataclasses import dataclass, field
 
-from service.lookalike import in_domain, lookalike_of
+from service.lookalike import Lookalike
 from service.model import Code, Finding, ParsedMessage, PartKind, Severity, bounded_evidence
 from service.scanners.base import ScanContext
 from service.senderdata import Brand, load_brands
@@ -44,11 +45,20 @@ from service.urls.collect import UrlCollector, resolve
 from service.urls.documents import attachment_links
 from service.urls.extract import Link, html_links, text_urls
 from service.urls.normalize import host_of, normalize_host
-from service.urls.signals import domain_in_text, ip_host, login_path, same_site
+from service.urls.signals import (
+    LookalikeIndex,
+    domain_in_text,
+    ip_host,
+    login_path,
+    same_site,
+)
 
 NAME = "urls"
 
 MAX_DATA_IMAGE_CHARS = 2 * 1024 * 1024
+# Combosquats (a brand name as one token of another domain) are common in real mail.
+_LOOKALIKE_SEVERITY = {"punycode": Severity.HIGH, "homoglyph": Severity.HIGH,
+                       "typo": Severity.MEDIUM}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,22 +98,30 @@ class _Hits:
 
 @dataclass(frozen=True, slots=True)
 class _Protected:
-    org: tuple[str, ...]
-    brands: tuple[Brand, ...]
+    exact: frozenset[str]  # org, brand and extra domains: a host under one is theirs
+    wildcard: tuple[Brand, ...]  # brands with "name.*" domains, checked the slow way
     domains: tuple[str, ...]  # org + brand domains, in lookalike_of's form
+    index: LookalikeIndex
 
     def owns(self, host: str) -> bool:
-        return any(in_domain(host, d) for d in self.org) or \
-            any(b.owns(host) for b in self.brands) or \
-            any(in_domain(host, d) for d in self.domains)
+        labels = host.split(".")
+        if any(".".join(labels[i:]) in self.exact for i in range(len(labels))):
+            return True
+        return any(b.owns(host) for b in self.wildcard)
 
 
-def _protected(options: Options, org: tuple[str, ...]) -> _Protected:
-    brands = load_brands(options.brands_file or None)
-    domains: list[str] = list(org) + list(options.brands)
+@functools.lru_cache(maxsize=8)
+def _protected(brands_file: str, extra: tuple[str, ...], org: tuple[str, ...]) -> _Protected:
+    # Derived, immutable reference data (not message state): built once per configuration.
+    brands = load_brands(brands_file or None)
+    domains: list[str] = list(org) + list(extra)
     for b in brands:
         domains.extend(d[:-2] + ".com" if d.endswith(".*") else d for d in b.domains)
-    return _Protected(org, brands, tuple(dict.fromkeys(d.lower() for d in domains if d)))
+    unique = tuple(dict.fromkeys(d.lower() for d in domains if d))
+    exact = frozenset(d for d in list(org) + list(extra) + [d for b in brands for d in b.domains]
+                      if not d.endswith(".*"))
+    wildcard = tuple(b for b in brands if any(d.endswith(".*") for d in b.domains))
+    return _Protected(exact, wildcard, unique, LookalikeIndex(unique))
 
 
 def _data_uri(link: Link) -> bool:
@@ -175,6 +193,7 @@ class _Scan:
                     self.hits.add(Code.QR_CODE_URL, Severity.MEDIUM, part, resolved.url)
 
     def judge(self) -> None:
+        host_verdicts: dict[str, tuple[bool, Lookalike | None]] = {}
         for url in self.collector.urls():
             host = host_of(url.url)
             if not host:
@@ -184,15 +203,15 @@ class _Scan:
             if ip_host(host):
                 weak_host = True
                 self.hits.add(Code.IP_LITERAL_HOST, Severity.MEDIUM, part, evidence)
-            owned = self.protected.owns(host)
-            if not owned:
-                found = lookalike_of(host, self.protected.domains)
-                if found is not None:
-                    weak_host = True
-                    severity = {"punycode": Severity.HIGH, "homoglyph": Severity.HIGH,
-                                "typo": Severity.MEDIUM}.get(found.kind, Severity.LOW)
-                    self.hits.add(Code.LOOKALIKE_DOMAIN, severity, part,
-                                  f"{found.kind} of {found.target}: {found.domain}")
+            if host not in host_verdicts:
+                owned = self.protected.owns(host)
+                host_verdicts[host] = (owned, None if owned else self.protected.index.match(host))
+            owned, found = host_verdicts[host]
+            if found is not None:
+                weak_host = True
+                self.hits.add(Code.LOOKALIKE_DOMAIN, _LOOKALIKE_SEVERITY.get(found.kind,
+                                                                             Severity.LOW),
+                              part, f"{found.kind} of {found.target}: {found.domain}")
             for category in self.hosts.categories(host):
                 weak_host = True
                 self.hits.add(Code(category), Severity.LOW, part, evidence)
@@ -203,7 +222,8 @@ class _Scan:
 
 
 def scan_sync(msg: ParsedMessage, options: Options, org: tuple[str, ...]) -> list[Finding]:
-    state = _Scan(options, _protected(options, org), hosts.load(options.hosts_file or None))
+    protected = _protected(options.brands_file, tuple(options.brands), org)
+    state = _Scan(options, protected, hosts.load(options.hosts_file or None))
     for body in msg.bodies:
         if body.kind is PartKind.HTML:
             for link in html_links(body.text):

@@ -1,23 +1,26 @@
-"""Find URL candidates in text, HTML, SVG, CSS and calendar data; raw strings, not yet normalized.
+"""Find URL candidates in text, HTML, SVG, CSS and calendar data, as written (not normalized).
 
 Two speeds. `text_urls`/`markup_urls` are regular expressions over (entity-decoded)
-text, cheap enough for the parser to run on every body. `html_links` runs the stdlib
-HTML tokenizer and also returns what a reader sees next to each link (anchor text) and
-where the URL sat (`href`, form `action`, `src`, meta refresh, CSS `url()`), which the
-URL scanner needs for link-text and `data:` checks. Why the stdlib tokenizer: on the
-phish corpus it is fast enough for scanner time, it tolerates any broken markup without
-raising, and it adds no compiled dependency (selectolax would be faster, urlfinderlib
-was slower still and guesses at bare domains; see the URL scanner's docstring).
-Everything is bounded: input characters, candidates, URL length.
+text, cheap enough for the parser to run on every body. `html_links` parses the markup
+with selectolax (the Lexbor HTML5 parser) and also returns where each URL sat (`href`,
+form `action`, `src`, meta refresh, CSS `url()`) and the anchor text a reader sees,
+which the URL scanner needs for link-text and `data:` checks.
+
+Why selectolax: on the 937 HTML bodies of the phish corpus it took 0.9 ms a body,
+against 11.9 ms for the stdlib `html.parser` tokenizer and 86 ms for urlfinderlib
+(which also found fewer URLs, and guesses at bare domains); it reads broken markup the
+way a browser does. Everything is bounded: input characters, candidates, URL length.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
+
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 MAX_SCAN_CHARS = 4 * 1024 * 1024
 MAX_LINKS = 1000
@@ -95,90 +98,56 @@ class Link:
     text: str = ""  # anchor text a reader sees, for <a>/<area>
 
 
-_NAV_TAGS = {"a": "href", "area": "href"}
-_LOAD_ATTRS = {"src", "background", "poster", "data", "xlink:href", "formaction", "lowsrc",
-               "dynsrc"}
+_SELECTOR = ("a, area, form[action], meta[http-equiv], style, [src], [background], "
+             "[poster], [data], [formaction], [style*='url(']")
+_LOAD_ATTRS = ("src", "background", "poster", "data", "formaction")
 
 
-class _LinkParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.links: list[Link] = []
-        self._anchor: str | None = None
-        self._anchor_text: list[str] = []
-        self._in_style = False
-
-    def _add(self, url: str | None, where: str, text: str = "") -> None:
-        if url is None or len(self.links) >= MAX_LINKS:
-            return
-        found = clean(url)
-        if found is not None:
-            self.links.append(Link(found, where, text[:MAX_ANCHOR_CHARS]))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._start(tag, attrs)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._start(tag, attrs)
-        if tag in _NAV_TAGS:
-            self._close_anchor()
-
-    def _start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v for k, v in attrs if v is not None}
-        if tag in _NAV_TAGS:
-            self._close_anchor()
-            self._anchor = values.get("href") or values.get("xlink:href")
-            self._anchor_text = []
+def _links_in(tree: LexborHTMLParser) -> Iterator[Link]:
+    for node in tree.css(_SELECTOR):
+        tag = node.tag
+        attrs = node.attributes
+        if tag in ("a", "area"):
+            href = attrs.get("href") or attrs.get("xlink:href")
+            if href:
+                text = node.text(deep=True)[:MAX_ANCHOR_CHARS * 4] if tag == "a" else \
+                    (attrs.get("alt") or "")
+                yield Link(href, "href", " ".join(text.split())[:MAX_ANCHOR_CHARS])
         elif tag == "form":
-            self._add(values.get("action"), "action")
-        elif tag == "meta" and values.get("http-equiv", "").lower() == "refresh":
-            m = _META_REFRESH_URL.search(values.get("content", ""))
-            self._add(m.group(1) if m else None, "refresh")
+            yield Link(attrs.get("action") or "", "action")
+        elif tag == "meta":
+            if (attrs.get("http-equiv") or "").lower() == "refresh":
+                m = _META_REFRESH_URL.search(attrs.get("content") or "")
+                if m:
+                    yield Link(m.group(1), "refresh")
         elif tag == "style":
-            self._in_style = True
-        for key, value in values.items():
-            if key in _LOAD_ATTRS:
-                self._add(value, "src")
-            elif key == "style" and "url(" in value.lower():
-                for url in css_urls(value):
-                    self._add(url, "css")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _NAV_TAGS:
-            self._close_anchor()
-        elif tag == "style":
-            self._in_style = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            for url in css_urls(data):
-                self._add(url, "css")
-        elif self._anchor is not None and sum(map(len, self._anchor_text)) < MAX_ANCHOR_CHARS:
-            self._anchor_text.append(data)
-
-    def _close_anchor(self) -> None:
-        if self._anchor is not None:
-            text = " ".join("".join(self._anchor_text).split())
-            self._add(self._anchor, "href", text)
-        self._anchor = None
-        self._anchor_text = []
-
-    def close(self) -> None:
-        super().close()
-        self._close_anchor()
+            for url in css_urls(node.text(deep=True)):
+                yield Link(url, "css")
+        for key in _LOAD_ATTRS:
+            value = attrs.get(key)
+            if value:
+                yield Link(value, "src")
+        style = attrs.get("style")
+        if style and "url(" in style.lower():
+            for url in css_urls(style):
+                yield Link(url, "css")
 
 
 def html_links(markup: str) -> list[Link]:
     """Every link in HTML or SVG with where it sat and its anchor text; never raises."""
-    parser = _LinkParser()
+    markup = markup[:MAX_SCAN_CHARS]
+    links: list[Link] = []
+    seen: set[str] = set()
     try:
-        parser.feed(markup[:MAX_SCAN_CHARS])
-        parser.close()
-    except (AssertionError, ValueError, IndexError):  # html.parser on pathological input
-        pass
-    links = parser.links
-    seen = {link.url for link in links}
-    # Bare URLs in visible text and in attributes the tokenizer did not look at.
+        found = list(itertools.islice(_links_in(LexborHTMLParser(markup)), MAX_LINKS * 4))
+    except (ValueError, RuntimeError, SelectolaxError):
+        found = []
+    for link in found:
+        url = clean(link.url)
+        if url is not None and len(links) < MAX_LINKS:
+            seen.add(url)
+            links.append(Link(url, link.where, link.text))
+    # Bare URLs in visible text and in attributes not looked at above.
     for url in markup_urls(markup):
         if url not in seen and len(links) < MAX_LINKS:
             seen.add(url)

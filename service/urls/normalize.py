@@ -21,7 +21,7 @@ _UNRESERVED = frozenset(
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 # Characters a browser would percent-encode itself before sending the request.
 _NEEDS_QUOTING = re.compile(r"[\x00-\x20\x7f\"<>\\^`{|}]")
-_HOST_OK = re.compile(r"^[a-z0-9._~!$&'()*+,;=%-]*$")
+_HOST_OK = re.compile(r"^[a-z0-9._~!$&'()*+,;=-]*$")
 _IPV4_PART = re.compile(r"^(0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*)$")
 
 

@@ -9,7 +9,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from service.lookalike import base_domain
+from service.lookalike import Lookalike, base_domain, lookalike_of, skeleton, unicode_domain
 
 # Paths that serve a sign-in form. Matched per path segment (lowercased), with any file
 # extension dropped, so `/secure/login.php` and `/owa/` match but `/blog/logistics` does not.
@@ -72,3 +72,48 @@ _FILE_EXTENSIONS = frozenset({"pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx"
 
 def same_site(a: str, b: str) -> bool:
     return base_domain(a) == base_domain(b)
+
+
+def _typo_possible(name: str, letters: frozenset[str], t_name: str,
+                   t_letters: frozenset[str]) -> bool:
+    """Necessary for `lookalike_of`'s typo test: its edit limit bounds length and letters.
+
+    One edit (insert, delete, substitute, swap) adds or removes at most 2 distinct letters.
+    """
+    if len(t_name) < 4:
+        return False
+    limit = 2 if len(t_name) >= 9 else 1
+    return abs(len(name) - len(t_name)) <= limit and len(letters ^ t_letters) <= 2 * limit
+
+
+class LookalikeIndex:
+    """`lookalike_of` over many protected domains, fast: cheap tests pick the candidates.
+
+    `lookalike_of` compares a host with every protected domain (skeletons, edit distance,
+    tokens), which costs tens of milliseconds per host against a brand list. Each of its
+    positive outcomes implies one of the set or length tests here, so only the few
+    candidate domains that pass one get the full comparison: same answers, far cheaper.
+    """
+
+    def __init__(self, protected: tuple[str, ...]) -> None:
+        self._targets: list[tuple[str, str, str, str, frozenset[str]]] = []
+        for target in protected:
+            t_base = base_domain(unicode_domain(target))
+            t_name = t_base.split(".", 1)[0]
+            self._targets.append((target, t_name, skeleton(t_name), skeleton(t_base),
+                                  frozenset(t_name)))
+
+    def match(self, host: str) -> Lookalike | None:
+        shown = unicode_domain(host)
+        base = base_domain(shown)
+        name = base.split(".", 1)[0]
+        s_base, s_name = skeleton(base), skeleton(name)
+        tokens = set(shown.replace("-", ".").split("."))
+        s_tokens = {skeleton(t) for t in tokens}
+        letters = frozenset(name)
+        candidates = [
+            target for target, t_name, s_t_name, s_t_base, t_letters in self._targets
+            if s_base == s_t_base or s_name == s_t_name or t_name in tokens
+            or s_t_name in s_tokens or _typo_possible(name, letters, t_name, t_letters)
+        ]
+        return lookalike_of(host, candidates) if candidates else None
