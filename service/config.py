@@ -81,6 +81,28 @@ class CollectorConfig(_Strict):
     idle: bool = True
     idle_rearm_s: float = 540.0  # RFC 2177: re-issue IDLE at least every 29 min; we use 9
     tls_verify: bool = True
+    # ews (Exchange Server journal mailbox; explicit endpoint and version, no autodiscover)
+    service_endpoint: str | None = None  # https://mail.corp.example/EWS/Exchange.asmx
+    version: str = "Exchange2016"  # Exchange2013 | Exchange2013_SP1 | Exchange2016 | Exchange2019
+    auth_type: Literal["ntlm", "basic"] = "ntlm"
+    access_type: Literal["impersonation", "delegate"] = "impersonation"
+    mailbox: str | None = None  # journal (ews) or copy (graph) mailbox; default: username
+    sync_interval_s: float = 1.0  # ews / graph: wait between syncs when nothing is new
+    # graph (Exchange Online copy mailbox, delta query; Bcc is not visible this way)
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = None
+    client_secret_file: str | None = None
+    authority_url: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    # smtp (journal endpoint: Exchange Online's journal rule points here)
+    listen: str = "127.0.0.1:2525"
+    tls_cert_file: str | None = None  # with tls_key_file: STARTTLS offered
+    tls_key_file: str | None = None
+    require_tls: bool = False  # refuse MAIL before STARTTLS
+    allowed_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    auth_users_file: str | None = None  # "user:password" lines (a mounted Secret): AUTH
+    max_message_bytes: int = 64 * 1024 * 1024  # larger: 552 5.3.4
 
 
 class MailboxesConfig(_Strict):
@@ -96,6 +118,22 @@ class MailboxesConfig(_Strict):
     master_separator: str = "*"
     quarantine_folder: str = "Quarantine"
     pool_size: int = 8  # concurrent sessions, to cap the load on the mail server
+    # ews (Exchange Server, impersonation) / graph (Exchange Online, application permission)
+    service_endpoint: str | None = None
+    version: str = "Exchange2016"
+    auth_type: Literal["ntlm", "basic"] = "ntlm"
+    access_type: Literal["impersonation", "delegate"] = "impersonation"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = None
+    client_secret_file: str | None = None
+    authority_url: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    quarantine_mode: Literal["hidden_folder", "recoverableitemsdeletions"] = "hidden_folder"
+    per_mailbox_concurrency: int = 4  # Graph's Outlook limit: 4 concurrent per mailbox
 
 
 class WebhookSink(_Strict):
