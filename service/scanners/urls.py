@@ -13,7 +13,8 @@ service/data/brands.yaml), `hosts_file` (default service/data/url_hosts.yaml), `
 Outputs, one finding per code per message with up to 8 URLs as evidence. Severities are
 set so that one weak signal does not flag legitimate mail on its own:
 - `lookalike_domain`: punycode/homoglyph of an organisation or brand domain HIGH,
-  one-letter typo MEDIUM, brand name as a token of another domain (combosquat) LOW.
+  one-letter typo MEDIUM; brand name as a token of another domain (combosquat) or under
+  another suffix LOW.
 - `qr_code_url` MEDIUM (evidence: the unwrapped URL in the code); `data_uri` MEDIUM for a
   `data:` link, form action or refresh (not for inline `data:image` pictures).
 - `ip_literal_host` MEDIUM; `login_path` LOW, MEDIUM on an IP, free-hosting, shortener
@@ -50,13 +51,15 @@ from service.urls.signals import (
     domain_in_text,
     ip_host,
     login_path,
+    refine_kind,
     same_site,
 )
 
 NAME = "urls"
 
 MAX_DATA_IMAGE_CHARS = 2 * 1024 * 1024
-# Combosquats (a brand name as one token of another domain) are common in real mail.
+# Combosquats (a brand name as one token of another domain) and a brand's name under
+# another suffix are common in real mail (media-amazon.com, windows.net): LOW.
 _LOOKALIKE_SEVERITY = {"punycode": Severity.HIGH, "homoglyph": Severity.HIGH,
                        "typo": Severity.MEDIUM}
 
@@ -125,11 +128,11 @@ def _protected(brands_file: str, extra: tuple[str, ...], org: tuple[str, ...]) -
 
 
 def _data_uri(link: Link) -> bool:
-    """A `data:` URI a reader navigates to or submits into (inline pictures are normal)."""
-    head = link.url[:40].lower()
+    """A `data:` URI a reader navigates to or submits into, or a page that loads one as a
+    document; inline pictures (an SVG in `<img>` runs no script) are normal."""
     if link.where in ("href", "action", "refresh"):
         return True
-    return not head.startswith("data:image/") or head.startswith("data:image/svg")
+    return not link.url[:40].lower().startswith("data:image/")
 
 
 def _data_image(url: str) -> bytes | None:
@@ -209,9 +212,9 @@ class _Scan:
             owned, found = host_verdicts[host]
             if found is not None:
                 weak_host = True
-                self.hits.add(Code.LOOKALIKE_DOMAIN, _LOOKALIKE_SEVERITY.get(found.kind,
-                                                                             Severity.LOW),
-                              part, f"{found.kind} of {found.target}: {found.domain}")
+                kind = refine_kind(found)
+                self.hits.add(Code.LOOKALIKE_DOMAIN, _LOOKALIKE_SEVERITY.get(kind, Severity.LOW),
+                              part, f"{kind} of {found.target}: {found.domain}")
             for category in self.hosts.categories(host):
                 weak_host = True
                 self.hits.add(Code(category), Severity.LOW, part, evidence)

@@ -117,3 +117,14 @@ class LookalikeIndex:
             or s_t_name in s_tokens or _typo_possible(name, letters, t_name, t_letters)
         ]
         return lookalike_of(host, candidates) if candidates else None
+
+
+def refine_kind(found: Lookalike) -> str:
+    """`lookalike_of` calls the same name under another suffix a homoglyph (paypal.xyz for
+    paypal.com); that also covers a brand's own other domains (windows.net for
+    windows.com), so it is told apart here as `suffix`, a weaker signal."""
+    if found.kind != "homoglyph":
+        return found.kind
+    shown = base_domain(found.domain)
+    target = base_domain(unicode_domain(found.target))
+    return "homoglyph" if skeleton(shown) == skeleton(target) else "suffix"
