@@ -123,3 +123,50 @@ rule PHISH_Evasion_Header_MultipleFromMailboxes
              or for any i in (1..#x2) : (@x2[i] < @blank[1])
              or for any i in (1..#x3) : (@x3[i] < @blank[1]))
 }
+
+rule PHISH_Evasion_Text_CombiningMarkSplice
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e25"
+        description = "Latin letters each overlaid with a combining mark from an unrelated script or the overlay block (a mark after every letter of Amazon) so a brand name no longer matches filters"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "evasion"
+        tactic = "obfuscation"
+
+    strings:
+        // Overlays U+0334-U+0338, Syriac marks U+0730-U+074A, both after Latin letters,
+        // three letters in a row. Accents a language needs (U+0300-U+0333) are not here.
+        $x = /[A-Za-z](\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])[A-Za-z]?(\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])[A-Za-z]?(\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])/
+    condition:
+        part_kind == "message"
+        and ($x
+             or display_name matches /[a-z](\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])/
+             or subject matches /[a-z](\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])[a-z]?(\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])/)
+}
+
+rule PHISH_Evasion_Html_HiddenWordSalad
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e26"
+        description = "HTML hides a long run of plain words (display:none, zero font size, zero opacity, or inside a style block) to poison content filters; a newsletter preheader is one short sentence"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "evasion"
+        tactic = "hash_busting"
+
+    strings:
+        // The hidden element's text starts right after the tag and runs 600+ characters
+        // of words and punctuation with no markup: invisible text nobody is meant to read.
+        $x1 = /display\s*:\s*none[^>]{0,200}>[A-Za-z0-9 ,.;:'_\-\r\n]{600}/ nocase
+        $x2 = /font-size\s*:\s*0(px|pt|em)?\s*[;"'][^>]{0,200}>[A-Za-z0-9 ,.;:'_\-\r\n]{600}/ nocase
+        $x3 = /opacity\s*:\s*0\s*[;"'][^>]{0,200}>[A-Za-z0-9 ,.;:'_\-\r\n]{600}/ nocase
+        // Words stuffed into a <style> block: mail clients never render it, and real
+        // CSS has braces within its first 600 characters.
+        $x4 = /<style[^>]{0,100}>[A-Za-z0-9 ,.;:'_\-\r\n]{600}/ nocase
+    condition:
+        part_kind == "message"
+        and any of them
+}

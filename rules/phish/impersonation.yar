@@ -96,3 +96,28 @@ rule PHISH_Impersonation_Brand_SubjectAccountNotice
         and subject matches /(account|membership|subscription|billing|payment|order|renewal|suspen|lock|restrict|verif|confirm|unusual|security|refund|cashback|declin|fail|expire|blocked|bloque|desbloque)/
         and not sender_domain matches /(^|\.)(amazon|primevideo|netflix|paypal|apple|icloud|microsoft|office|outlook|facebook|facebookmail|instagram|meta|coinbase|binance|metamask|trustwallet|ledger|norton|nortonlifelock|mcafee|geeksquad|bestbuy|dhl|fedex|ups|usps|correios|bradesco|itau|santander|bb)\.[a-z.]+$/
 }
+
+rule PHISH_Impersonation_DisplayName_CelebrityOrProtocolCode
+{
+    meta:
+        id = "b0d1a6a2-6c53-4a3e-9d8e-1f2a0c6b7e04"
+        description = "Display name borrows a celebrity investor's name, or dresses up as a bank notice with a long protocol/case number"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "spam_scam"
+        tactic = "impersonation"
+
+    condition:
+        part_kind == "message"
+        and (
+            // Investment and giveaway scams trade on these names; the people themselves
+            // do not write to strangers.
+            display_name matches /\b(elon musk|musk|warren buffett|buffett|jeff bezos|bill gates|bernard arnault|mark zuckerberg|mr\.? ?(elon|warren|bill))\b/
+            // "Protocolo: 68836061075995248602", "Comunicado: 59439491563": a random
+            // number in the sender's name defeats sender reputation; real senders
+            // keep one stable name.
+            or display_name matches /(protocolo|protocol|c(o|\xc3\xb3)digo|cod\.|comunicado|notifica|emitida|ref\.?|case)[^0-9]{0,6}[0-9]{8,}/
+            or display_name matches /\s-\s[0-9]{10,}\s*$/
+        )
+}
