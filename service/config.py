@@ -118,6 +118,9 @@ class MailboxesConfig(_Strict):
     master_separator: str = "*"
     quarantine_folder: str = "Quarantine"
     pool_size: int = 8  # concurrent sessions, to cap the load on the mail server
+    # `trawler check` logs in as "<check_mailbox><sep><master_user>" to prove the master
+    # password; unset, it uses the IMAP journal user when that is on the same server.
+    check_mailbox: str | None = None
     # ews (Exchange Server, impersonation) / graph (Exchange Online, application permission)
     service_endpoint: str | None = None
     version: str = "Exchange2016"

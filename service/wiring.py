@@ -70,6 +70,16 @@ def build_collector(cfg: CollectorConfig, store: Store) -> JournalCollector:
     raise ConfigError(f"collectors[{cfg.name}]: type {cfg.type} is not available in this build")
 
 
+def _journal_mailbox(settings: Settings) -> str | None:
+    """The IMAP journal user on the mailbox server: a mailbox known to exist, so that
+    `trawler check` can prove the master login without a configured check_mailbox."""
+    cfg = settings.mailboxes
+    for c in settings.collectors:
+        if c.type == "imap" and c.host == cfg.host:
+            return c.username
+    return None
+
+
 def build_backend(settings: Settings) -> MailboxBackend:
     cfg = settings.mailboxes
     if cfg.type == "maildir":
@@ -94,5 +104,6 @@ def build_backend(settings: Settings) -> MailboxBackend:
         return ImapMailboxBackend(
             str(cfg.host), port, cfg.tls, str(cfg.master_user), password,
             separator=cfg.master_separator, quarantine_folder=cfg.quarantine_folder,
-            pool_size=cfg.pool_size, tls_verify=cfg.tls_verify)
+            pool_size=cfg.pool_size, tls_verify=cfg.tls_verify,
+            check_mailbox=cfg.check_mailbox or _journal_mailbox(settings))
     raise ConfigError(f"mailboxes: type {cfg.type} is not available in this build")

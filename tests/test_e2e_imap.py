@@ -43,7 +43,8 @@ MESSAGES = 5  # several messages: the latency claim is judged on their median
 def trawler_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAWLER_")}
     env.update(TRAWLER_JOURNAL_PASSWORD=PASSWORD, TRAWLER_MASTER_PASSWORD=MASTER_PASSWORD,
-               TRAWLER_API_TOKEN=TOKEN, **extra)
+               TRAWLER_API_TOKEN=TOKEN)
+    env.update(extra)
     return env
 
 
@@ -262,3 +263,57 @@ def test_phish_for_three_is_gone_within_a_second_and_restores(
         code = stop_trawler(proc)
     assert code == 0, log.read_text()[-3000:]
     assert PASSWORD not in log.read_text() and MASTER_PASSWORD not in log.read_text()
+
+
+def run_check(cfg: Path, **env: str) -> tuple[int, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "service.cli", "check", "--config", str(cfg)],
+        cwd=Path(__file__).resolve().parent.parent, env=trawler_env(**env),
+        capture_output=True, timeout=60)
+    return proc.returncode, (proc.stdout + proc.stderr).decode()
+
+
+@pytest.mark.parametrize("case", ["good", "journal_password", "unreachable", "master_password",
+                                  "check_mailbox"])
+def test_check_names_what_is_wrong(dovecot: DovecotServer, tmp_path: Path, case: str) -> None:
+    settings = imap_config(dovecot, tmp_path / "data", write_rules(tmp_path),
+                           f"sqlite:///{tmp_path / 'state.db'}")
+    env: dict[str, str] = {}
+    if case == "journal_password":
+        env["TRAWLER_JOURNAL_PASSWORD"] = "wrong-journal-pw"
+    elif case == "master_password":
+        env["TRAWLER_MASTER_PASSWORD"] = "wrong-master-pw"
+    elif case == "unreachable":
+        dead = free_port()  # nothing listens there
+        settings["collectors"][0]["port"] = dead
+        settings["mailboxes"]["port"] = dead
+    elif case == "check_mailbox":  # explicit mailbox, and the master password is wrong
+        settings["mailboxes"]["check_mailbox"] = "bob@corp.example"
+        env["TRAWLER_MASTER_PASSWORD"] = "wrong-master-pw"
+    cfg = tmp_path / "trawler.yaml"
+    cfg.write_text(yaml.safe_dump(settings))
+    code, out = run_check(cfg, **env)
+    print(out)
+    [journal] = [line for line in out.splitlines() if " collector journal (imap)" in line]
+    [mailboxes] = [line for line in out.splitlines() if " mailboxes (imap)" in line]
+    assert "wrong-journal-pw" not in out and "wrong-master-pw" not in out
+    assert PASSWORD not in out and MASTER_PASSWORD not in out
+    if case == "good":
+        assert code == 0, out
+        assert journal.startswith("ok") and mailboxes.startswith("ok")
+        return
+    assert code == 1, out
+    if case == "journal_password":
+        assert journal.startswith("FAIL") and "login refused" in journal
+        assert JOURNAL_USER in journal
+        assert mailboxes.startswith("ok")  # the master login is fine
+    elif case == "unreachable":
+        for line in (journal, mailboxes):
+            assert line.startswith("FAIL") and "cannot connect" in line, line
+            assert f"127.0.0.1:{settings['mailboxes']['port']}" in line
+            assert "connection refused" in line
+    else:
+        who = "bob@corp.example" if case == "check_mailbox" else JOURNAL_USER
+        assert journal.startswith("ok")
+        assert mailboxes.startswith("FAIL") and "login refused" in mailboxes
+        assert f"{who}*{MASTER_USER}" in mailboxes
