@@ -14,11 +14,13 @@ import logging
 import time
 
 from service import metrics
+from service.actions.alerts import AlertSinks
+from service.actions.clicks import attach_earlier_events, index_message
 from service.actions.remediate import Remediator, Request
 from service.collectors.base import MessageIdentity
 from service.config import Settings
 from service.engine import Engine, ScanResult, result_json
-from service.model import Action, ParsedMessage, Severity, VerdictLabel
+from service.model import Action, Finding, ParsedMessage, Severity, VerdictLabel
 from service.state.base import JSON, QueueEntry, Store
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ class Pipeline:
         self.concurrency = concurrency
         self.reclaim_idle_ms = reclaim_idle_ms
         self._inflight: set[asyncio.Task[None]] = set()
+        self.sinks = AlertSinks(settings.alert_sinks, store)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until stop is set; then let in-flight work finish (caller bounds it)."""
@@ -154,26 +157,79 @@ class Pipeline:
                 "elapsed_ms": round(verdict.elapsed_ms, 3),
             }
             await self.store.save_verdict(key, verdict_json)
-            for f in verdict.findings:
-                if f.rule and f.status in (None, "stable"):
-                    metrics.DETECTIONS.labels(f.rule, f.severity.value).inc()
+            await self._count_hits(verdict.findings)
             outcome = verdict.verdict.value
         elif merge.first_seen:
             outcome = str(verdict_json["verdict"])
+        if result is not None or merge.new_recipients:
+            # Every scanned message, flagged or not: a click on a link of a message that
+            # only later turns out to be phish must still be found.
+            await index_message(self.store, key, msg, list(merge.all_recipients),
+                                item.received_at, self.settings.response.url_index_ttl_s)
         if verdict_json["verdict"] != VerdictLabel.CLEAN.value:
             await self._alert_and_act(key, msg, result, verdict_json, item.received_at,
                                       item.collector)
         await self.store.ack(entry.entry_id)
         metrics.MESSAGES.labels(item.collector, outcome).inc()
 
+    async def _count_hits(self, findings: tuple[Finding, ...]) -> None:
+        now = time.time()
+        for f in findings:
+            if f.rule and f.status in (None, "stable"):
+                metrics.DETECTIONS.labels(f.rule, f.severity.value).inc()
+                await self.store.rule_stats_add(f.rule, {"hits": 1}, last_hit=now)
+
+    async def rescan(self, raw: bytes, received_at: float, collector: str,
+                     found_by: str) -> JSON | None:
+        """Retro-hunt: scan again with today's rules and indicators; act on a new hit.
+
+        The stored verdict is replaced only when the message now looks worse, and an
+        alert an analyst marked FALSE_POSITIVE is never acted on again.
+        """
+        msg = self.engine.parse(raw)
+        key = dedup_key(msg)
+        merge = await self.store.merge_recipients(key, list(msg.envelope.addresses))
+        result = await self.engine.scan_parsed(msg)
+        verdict = result.verdict
+        if merge.first_seen:
+            await index_message(self.store, key, msg, list(merge.all_recipients), received_at,
+                                self.settings.response.url_index_ttl_s)
+        if not verdict.flagged:
+            return None
+        old = await self.store.get_verdict(key)
+        rank = {v.value: i for i, v in enumerate(VerdictLabel)}
+        if old is not None and rank.get(str(old.get("verdict")), 0) >= rank[verdict.verdict.value] \
+                and old.get("action") == verdict.action.value:
+            verdict_json = old
+        else:
+            verdict_json = {
+                "key": key, "message_id": msg.message_id, "verdict": verdict.verdict.value,
+                "action": verdict.action.value,
+                "severity": verdict.severity.value if verdict.severity else None,
+                "findings": [f.to_json() for f in verdict.findings], "collector": collector,
+                "ref": found_by, "scanned_at": time.time(),
+                "elapsed_ms": round(verdict.elapsed_ms, 3)}
+            await self.store.save_verdict(key, verdict_json)
+            await self._count_hits(verdict.findings)
+        return await self._alert_and_act(key, msg, result, verdict_json, received_at, collector,
+                                         found_by=found_by)
+
     async def _alert_and_act(self, key: str, msg: ParsedMessage, result: ScanResult | None,
-                             verdict_json: JSON, received_at: float, collector: str) -> None:
+                             verdict_json: JSON, received_at: float, collector: str,
+                             found_by: str | None = None) -> JSON:
         alert = await self.store.find_alert_by_message(key)
+        is_new = alert is None
         if alert is None:
             if result is None:  # crashed between verdict and alert last time
                 result = await self.engine.scan_parsed(msg)
             alert = build_alert(key, result, received_at, collector)
+            if found_by:
+                alert["found_by"] = found_by
             await self.store.save_alert(alert["id"], alert)
+            earlier = await attach_earlier_events(self.store, alert)
+            if earlier:
+                log.warning("alert %s: %d click(s)/open(s) recorded before it was raised",
+                            alert["id"], len(earlier), extra={"alert_id": alert["id"]})
             metrics.ALERTS.labels(alert["verdict"]).inc()
             log.warning("alert %s: %s verdict", alert["id"], alert["verdict"],
                         extra={"alert_id": alert["id"], "message_id": alert["message_id"],
@@ -186,14 +242,17 @@ class Pipeline:
         if (verdict_json["action"] != Action.REMEDIATE.value or self.remediator is None
                 or alert.get("disposition") == "FALSE_POSITIVE"):
             await self.store.save_alert(alert["id"], alert)
-            return
+            if is_new:
+                self.sinks.publish("alert.created", alert)
+            return alert
+        before = await self.store.get_remediations(key)
         rules = tuple(sorted({f["rule"] for f in verdict_json["findings"]
                               if f.get("rule") and f.get("action") == "remediate"}))
         records = await self.remediator.remediate(Request(
             key=key, alert_id=alert["id"], ident=identity(msg),
             recipients=tuple(r["address"] for r in alert["recipients"]), rules=rules,
             severity=Severity.parse(verdict_json["severity"], Severity.INFO),
-            received_at=received_at))
+            received_at=received_at, reason=found_by or "verdict"))
         alert["remediation"] = records
         removed = [r["ts"] for r in records.values() if r.get("result") == "removed"]
         log.info("alert %s: removed from %d of %d mailboxes", alert["id"], len(removed),
@@ -202,3 +261,11 @@ class Pipeline:
         if removed:
             alert["timeline"] = {**alert.get("timeline", {}), "removed": max(removed)}
         await self.store.save_alert(alert["id"], alert)
+        newly = sum(1 for r, rec in records.items() if rec.get("result") == "removed"
+                    and before.get(r, {}).get("result") != "removed")
+        for rule in rules:
+            if newly:
+                await self.store.rule_stats_add(rule, {"remediations": newly})
+        if is_new or newly:
+            self.sinks.publish("alert.created" if is_new else "alert.updated", alert)
+        return alert
