@@ -2,7 +2,8 @@
 
 There is no Grafana here, so this draws what each panel would show from the answers a
 real Prometheus gave: range queries as lines, instant (table/bar) queries as bars.
-Run `pytest tests/test_prometheus_e2e.py` first; it writes bench/results/dashboard_results.json.
+Run `TRAWLER_DASHBOARD_RESULTS=bench/results pytest tests/test_prometheus_e2e.py` first; it
+writes bench/results/dashboard_results.json.
 
     python bench/dashboard_render.py [--results FILE] [--out docs/dashboard.png]
 """

@@ -86,6 +86,8 @@ def test_embedded_default_removes_dropped_phish_and_drains_on_sigterm(tmp_path: 
         [alert] = json.loads(body)["alerts"]
         assert alert["verdict"] == "malicious"
 
+        # the pipeline counts a message after its ack, a moment after the files moved
+        assert wait_for(lambda: b'outcome="malicious"} 1.0' in get(base + "/metrics")[1], 10)
         status, body = get(base + "/metrics")
         text = body.decode()
         assert 'trawler_messages_total{collector="journal",outcome="malicious"} 1.0' in text
