@@ -13,7 +13,10 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from service import metrics
 from service.actions.remediate import Remediator
+from service.api_openapi import document
+from service.api_response import RESPONSE_KEY, Response, add_routes
 from service.config import Settings, read_secret
 from service.rules import RuleLibrary
 from service.state.base import Store
@@ -26,7 +29,7 @@ REMEDIATOR_KEY: web.AppKey[Any] = web.AppKey("remediator", object)
 TOKEN_KEY: web.AppKey[str] = web.AppKey("token", str)
 
 MAX_BODY = 16 * 1024 * 1024
-PUBLIC = frozenset({"/metrics", "/healthz", "/readyz"})
+PUBLIC = frozenset({"/metrics", "/healthz", "/readyz", "/openapi.json"})
 
 
 def api_token(settings: Settings) -> str:
@@ -48,6 +51,21 @@ def api_token(settings: Settings) -> str:
 
 def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request,
+                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                           ) -> web.StreamResponse:
+    """aiohttp's own errors (404, 405, 413) answer in JSON too, like every handler."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.reason if exc.status != 413 else (
+            f"request body larger than {MAX_BODY} bytes")
+        return json_error(exc.status, message.lower())
 
 
 @web.middleware
@@ -96,12 +114,8 @@ async def list_alerts(request: web.Request) -> web.Response:
     return web.json_response({"alerts": alerts, "limit": limit, "offset": offset})
 
 
-async def get_alert(request: web.Request) -> web.Response:
-    alert = await request.app[STORE_KEY].get_alert(request.match_info["id"])
-    if alert is None:
-        return json_error(404, "no such alert")
-    alert["remediation"] = await request.app[STORE_KEY].get_remediations(alert["key"])
-    return web.json_response(alert)
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document())
 
 
 async def restore_alert(request: web.Request) -> web.Response:
@@ -117,8 +131,11 @@ async def restore_alert(request: web.Request) -> web.Response:
 
 
 def build_app(settings: Settings, store: Store, rules: RuleLibrary,
-              remediator: Remediator | None, token: str) -> web.Application:
-    app = web.Application(middlewares=[auth_middleware], client_max_size=MAX_BODY)
+              remediator: Remediator | None, token: str, pipeline: Any = None,
+              index_refresh_s: float = 1.0) -> web.Application:
+    """`pipeline` (service.pipeline.Pipeline) enables retro-hunt in this process."""
+    app = web.Application(middlewares=[error_middleware, auth_middleware],
+                          client_max_size=MAX_BODY)
     app[STORE_KEY] = store
     app[RULES_KEY] = rules
     app[REMEDIATOR_KEY] = remediator
@@ -127,6 +144,13 @@ def build_app(settings: Settings, store: Store, rules: RuleLibrary,
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/alerts", list_alerts)
-    app.router.add_get("/v1/alerts/{id}", get_alert)
     app.router.add_post("/v1/alerts/{id}/restore", restore_alert)
+    app.router.add_get("/openapi.json", openapi)
+    response = Response.build(settings, store, rules, remediator, pipeline, index_refresh_s)
+    metrics.initialise_response(
+        [r.identifier for r in rules.current.rules] if rules.loaded else [])
+    app[RESPONSE_KEY] = response
+    add_routes(app)
+    app.on_startup.append(response.start)
+    app.on_cleanup.append(response.close)
     return app

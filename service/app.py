@@ -96,7 +96,8 @@ class Service:
         runner: web.AppRunner | None = None
         if not self.worker_only:
             host, port = split_hostport(s.listen, 8080)
-            runner = web.AppRunner(build_app(s, store, rules, remediator, api_token(s)),
+            runner = web.AppRunner(build_app(s, store, rules, remediator, api_token(s),
+                                             pipeline=pipeline),
                                    access_log=None)
             await runner.setup()
             await web.TCPSite(runner, host, port).start()

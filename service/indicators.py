@@ -311,6 +311,10 @@ class IndicatorIndex:
         self._file_items: list[Indicator] = []
         self._lock: asyncio.Lock | None = None
 
+    def invalidate(self) -> None:
+        """Reload at the next `current()`: a retro-hunt must see indicators added just now."""
+        self._loaded_at = float("-inf")
+
     async def current(self) -> IndicatorSet:
         if self._set is not None and time.monotonic() - self._loaded_at < self.refresh_s:
             return self._set
