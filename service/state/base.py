@@ -42,7 +42,56 @@ class MergeResult:
 
 
 @runtime_checkable
-class Store(Protocol):
+class ResponseStore(Protocol):
+    """What the response loop (issue 6) adds to the Store: both backends implement it.
+
+    Its own protocol so what the response loop needs reads in one place; `Store` extends it.
+    """
+
+    # documents by kind (retro-hunt jobs, indexed messages, allowlist, dead letters)
+    async def put_record(self, kind: str, rid: str, record: JSON,
+                         ttl_s: float | None = None) -> None:
+        """Insert or replace; listed newest-write first; gone after ttl_s when given."""
+        ...
+
+    async def get_record(self, kind: str, rid: str) -> JSON | None: ...
+    async def list_records(self, kind: str, limit: int) -> list[JSON]:
+        """Newest write first, expired records left out."""
+        ...
+
+    # URL / attachment index: an append-only change log that in-process caches follow
+    async def index_add(self, entries: list[tuple[str, str]], ttl_s: float) -> None:
+        """Append (token, message key) pairs valid for ttl_s."""
+        ...
+
+    async def index_changes(self, cursor: str, limit: int
+                            ) -> tuple[list[tuple[str, str, float]], str]:
+        """(token, key, expires_at) appended after `cursor` ("" = from the start), oldest
+        first, with the cursor to pass next time. Expired entries may be left out."""
+        ...
+
+    # clicks and opens per message
+    async def add_event(self, key: str, event_id: str, event: JSON, ttl_s: float) -> bool:
+        """Record once: False when this event id was already recorded for the key."""
+        ...
+
+    async def list_events(self, key: str) -> list[JSON]:
+        """Every event of the message, ordered by its `ts` field."""
+        ...
+
+    # per-rule statistics
+    async def rule_stats_add(self, rule: str, counts: dict[str, int],
+                             last_hit: float | None = None) -> None:
+        """Add to named counters; last_hit only moves forward."""
+        ...
+
+    async def list_rule_stats(self) -> dict[str, JSON]:
+        """rule -> {counter: int, ..., "last_hit": float | None}."""
+        ...
+
+
+@runtime_checkable
+class Store(ResponseStore, Protocol):
     # lifecycle
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -124,52 +173,3 @@ class StoreUnavailable(ConnectionError):
     The message names the backend and the cause, never a password or a full URL.
     """
 
-
-@runtime_checkable
-class ResponseStore(Protocol):
-    """What the response loop (issue 6) adds to the Store: both backends implement it.
-
-    Kept as its own protocol so the Store contract above stays what other code relies on;
-    `Store` implementations in this repo satisfy both.
-    """
-
-    # documents by kind (retro-hunt jobs, indexed messages, allowlist, dead letters)
-    async def put_record(self, kind: str, rid: str, record: JSON,
-                         ttl_s: float | None = None) -> None:
-        """Insert or replace; listed newest-write first; gone after ttl_s when given."""
-        ...
-
-    async def get_record(self, kind: str, rid: str) -> JSON | None: ...
-    async def list_records(self, kind: str, limit: int) -> list[JSON]:
-        """Newest write first, expired records left out."""
-        ...
-
-    # URL / attachment index: an append-only change log that in-process caches follow
-    async def index_add(self, entries: list[tuple[str, str]], ttl_s: float) -> None:
-        """Append (token, message key) pairs valid for ttl_s."""
-        ...
-
-    async def index_changes(self, cursor: str, limit: int
-                            ) -> tuple[list[tuple[str, str, float]], str]:
-        """(token, key, expires_at) appended after `cursor` ("" = from the start), oldest
-        first, with the cursor to pass next time. Expired entries may be left out."""
-        ...
-
-    # clicks and opens per message
-    async def add_event(self, key: str, event_id: str, event: JSON, ttl_s: float) -> bool:
-        """Record once: False when this event id was already recorded for the key."""
-        ...
-
-    async def list_events(self, key: str) -> list[JSON]:
-        """Every event of the message, ordered by its `ts` field."""
-        ...
-
-    # per-rule statistics
-    async def rule_stats_add(self, rule: str, counts: dict[str, int],
-                             last_hit: float | None = None) -> None:
-        """Add to named counters; last_hit only moves forward."""
-        ...
-
-    async def list_rule_stats(self) -> dict[str, JSON]:
-        """rule -> {counter: int, ..., "last_hit": float | None}."""
-        ...
