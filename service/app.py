@@ -23,13 +23,19 @@ from service import logs, metrics
 from service.actions.remediate import Remediator
 from service.api import api_token, build_app
 from service.collectors.base import JournalCollector, MailboxBackend
-from service.config import ConfigError, Settings
+from service.config import CollectorConfig, ConfigError, Settings
 from service.engine import Engine
 from service.pipeline import Pipeline
 from service.rules import RuleError, RuleLibrary
 from service.state import open_store
 from service.state.base import QueueItem, Store
-from service.wiring import build_backend, build_collector, collector_configs, mailboxes_dir
+from service.wiring import (
+    build_backend,
+    build_collector,
+    build_smtp,
+    collector_configs,
+    mailboxes_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +59,9 @@ def prepare_data_root(settings: Settings) -> None:
 
 class Service:
     def __init__(self, settings: Settings, worker_only: bool = False,
-                 intake: bool = True) -> None:
+                 intake: bool = True, smtp: str | None = None) -> None:
         self.settings = settings
+        self.smtp = smtp  # --smtp HOST:PORT: an SMTP journal endpoint beside the config's
         self.worker_only = worker_only  # a --workers child: pipeline only, no intake or HTTP
         self.intake = intake and not worker_only  # --no-collectors: HTTP and pipeline only
         self.stop = asyncio.Event()
@@ -84,6 +91,9 @@ class Service:
         remediator = Remediator(backend, store, s.remediation, s.organisation_domains)
         collectors = ([build_collector(c, store) for c in collector_configs(s)]
                       if self.intake else [])
+        if self.smtp and self.intake:
+            collectors.append(build_smtp(CollectorConfig(name="smtp", type="smtp",
+                                                         listen=self.smtp)))
         metrics.initialise([c.name for c in collectors], s.scanners, backend.name)
         pipeline = Pipeline(s, store, engine, remediator, self.consumer,
                             concurrency=s.concurrency,
@@ -170,7 +180,7 @@ def _worker_process(settings_json: str) -> None:
 def run_service(settings: Settings, smtp: str | None = None, workers: int | None = None,
                 intake: bool = True) -> int:
     if smtp:
-        raise ConfigError("--smtp: the SMTP journal endpoint is not in this build yet")
+        split_hostport(smtp, 25)  # a malformed address is a config error before anything starts
     workers = workers or settings.workers
     if workers > 1 and not settings.state_url.startswith(("redis://", "rediss://")):
         raise ConfigError("--workers: several scanner processes share the queue through "
@@ -183,7 +193,7 @@ def run_service(settings: Settings, smtp: str | None = None, workers: int | None
         child.start()
         children.append(child)
     try:
-        return asyncio.run(Service(settings, intake=intake).main())
+        return asyncio.run(Service(settings, intake=intake, smtp=smtp).main())
     finally:
         for child in children:
             if child.is_alive() and child.pid is not None:

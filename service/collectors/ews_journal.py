@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exchangelib.services import SyncFolderItems  # type: ignore[import-untyped]
-from exchangelib.util import ID_ONLY  # type: ignore[import-untyped]
+from exchangelib.items import ID_ONLY  # type: ignore[import-untyped]
 
 from service.collectors.base import Enqueue
 from service.collectors.ews_common import EwsError, EwsPool, EwsSettings
@@ -60,6 +60,7 @@ class EwsJournalCollector:
             await self._pool.run(self._resolve_folder)
         finally:
             self._folder = None
+            self._pool.close()
 
     async def close(self) -> None:
         self._pool.close()

@@ -26,6 +26,7 @@ from exchangelib.errors import (  # type: ignore[import-untyped]
     ErrorNonExistentMailbox,
 )
 from exchangelib.folders import DEEP  # type: ignore[import-untyped]
+from exchangelib.properties import FolderId  # type: ignore[import-untyped]
 
 from service.collectors.base import (
     MessageIdentity,
@@ -100,6 +101,9 @@ class EwsMailboxBackend:
     # -- blocking parts ------------------------------------------------------------------
 
     def _check_sync(self) -> None:
+        if "@" not in self._check_mailbox:
+            raise EwsError(f"EWS {self._pool.settings.service_endpoint}: set "
+                           "mailboxes.check_mailbox to an address trawler check may open")
         acct = self._pool.account(self._check_mailbox)
         _ = acct.msg_folder_root  # one GetFolder: endpoint, credentials, impersonation right
 
@@ -202,7 +206,7 @@ class EwsMailboxBackend:
     def _restore_in(self, address: str, moved: Moved) -> RestoreResult:
         acct = self._pool.account(address)
         target = (acct.inbox if moved.original_folder == INBOX
-                  else Folder(account=acct, id=moved.original_folder))
+                  else FolderId(id=moved.original_folder))
         for attempt in range(2):
             try:
                 [res] = list(acct.bulk_move(ids=[(moved.new_ref, None)], to_folder=target))
