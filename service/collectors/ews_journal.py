@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from exchangelib.services import SyncFolderItems  # type: ignore[import-untyped]
 from exchangelib.items import ID_ONLY  # type: ignore[import-untyped]
+from exchangelib.services import SyncFolderItems  # type: ignore[import-untyped]
 
 from service.collectors.base import Enqueue
 from service.collectors.ews_common import EwsError, EwsPool, EwsSettings

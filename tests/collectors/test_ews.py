@@ -21,8 +21,8 @@ from service.engine import Engine
 from service.pipeline import Pipeline
 from service.state import open_store
 from service.state.base import QueueItem, Store
-from tests.mailgen import RULE, THREE_RECIPIENTS, journal_report, phish
 from tests.conftest import free_port
+from tests.mailgen import RULE, THREE_RECIPIENTS, journal_report, phish
 from tests.servers.ews import EwsServer
 
 RECIPIENTS = ("bob@corp.example", "carol@corp.example", "dave@corp.example")
@@ -134,18 +134,18 @@ async def test_journal_sync_pages_and_checkpoint_after_whole_page(
                                     sync_interval_s=0.05)
     # A crash after 7 enqueues: mid second page. The checkpoint holds page one only.
     crashed: list[QueueItem] = []
+    died = asyncio.Event()
 
     async def dying(item: QueueItem) -> str:
         if len(crashed) == 7:
+            died.set()
             raise RuntimeError("killed")
         crashed.append(item)
         return await store.enqueue(item)
 
     stop = asyncio.Event()
     task = asyncio.create_task(collector.run(dying, stop))
-    while len(crashed) < 7:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(died.wait(), 10)
     stop.set()
     await asyncio.wait_for(task, 10)
     assert [op for op, _ in ews.calls].count("SyncFolderItems") >= 2
