@@ -25,6 +25,10 @@ from service.state.base import JSON, QueueEntry, Store
 
 log = logging.getLogger(__name__)
 
+# A message whose removal failed for some recipient is delivered again (after
+# reclaim_idle_s) up to this many times in all, then acked with the failure on record.
+REMEDIATION_DELIVERIES = 8
+
 
 def dedup_key(msg: ParsedMessage) -> str:
     """Message-ID plus a hash of the body: two reports of one message share a key,
@@ -167,8 +171,18 @@ class Pipeline:
             await index_message(self.store, key, msg, list(merge.all_recipients),
                                 item.received_at, self.settings.response.url_index_ttl_s)
         if verdict_json["verdict"] != VerdictLabel.CLEAN.value:
-            await self._alert_and_act(key, msg, result, verdict_json, item.received_at,
-                                      item.collector)
+            alert = await self._alert_and_act(key, msg, result, verdict_json,
+                                              item.received_at, item.collector)
+            failed = sum(r.get("result") == "failed"
+                         for r in alert.get("remediation", {}).values())
+            if failed and entry.deliveries < REMEDIATION_DELIVERIES:
+                # A mail server restart outlasts the in-process retries: leave the entry
+                # unacked so it is reclaimed and only the failed recipients are retried.
+                log.warning("removal failed for %d recipient(s) of %s; redelivery %d of %d "
+                            "in %.0fs", failed, item.ref, entry.deliveries + 1,
+                            REMEDIATION_DELIVERIES, self.reclaim_idle_ms / 1000,
+                            extra={"collector": item.collector, "ref": item.ref})
+                return
         await self.store.ack(entry.entry_id)
         metrics.MESSAGES.labels(item.collector, outcome).inc()
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,17 +141,22 @@ class Watcher:
 
     def close(self) -> None:
         for client in self._clients.values():
-            with contextlib.suppress(Exception):
+            try:
                 client.logout()
+            except Exception:  # the server went away under it: still free the socket
+                with contextlib.suppress(Exception):
+                    client.shutdown()
         self._clients.clear()
 
 
-def deliver_phish(dovecot: DovecotServer, n: int, tag: str) -> tuple[str, bytes]:
+def deliver_phish(dovecot: DovecotServer, n: int, tag: str,
+                  append: Callable[[str, str, bytes], object] | None = None,
+                  ) -> tuple[str, bytes]:
     """Put phish n in each recipient's mailbox; return its Message-ID and journal report."""
     message_id = f"<{tag}-{n}-{time.monotonic_ns()}@evil.test>"
     original = phish(message_id, to="bob@corp.example, dave@corp.example")
     for user, folder in PLACES.items():
-        dovecot.append(user, folder, original)
+        (append or dovecot.append)(user, folder, original)
     return message_id, journal_report(original, THREE_RECIPIENTS, message_id=message_id)
 
 
