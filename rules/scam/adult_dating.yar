@@ -21,6 +21,7 @@ rule SCAM_Lure_Dating_ExplicitInvite
         $s4 = /(ukrainische|russische) (sch(o|\xc3\xb6)nheit|frau|m(a|\xc3\xa4)dchen|singles)|(filles|femmes|beaut(e|\xc3\xa9)s) (ukrainiennes|russes)|(oekra(i|\xc3\xaf)ense|russische) (meisjes|vrouwen|schoonheden)/ nocase
         $s5 = /\b(see|view|watch) (my|her|their) (private )?(photos|pictures|pics|videos)\b|\b(meine|ihre) (fotos|bilder) (an)?sehen/ nocase
         $s6 = /\b(orgasm|orgazm|erotic|porn|nudes?|xxx)\b/ nocase
+        $s7 = /\b(in mijn slaapkamer|alleen als je volwassen bent|de buurvrouw|neuk|kan je zo even chatten|even met je (willen )?praten|ons samen zijn|waarom reageer je niet|sexkontakte|seitensprung)\b/ nocase
     condition:
         part_kind == "message"
         and url_count > 0
@@ -31,5 +32,7 @@ rule SCAM_Lure_Dating_ExplicitInvite
                and any of ($s1, $s2, $s3, $s4, $s5)
             or display_name matches /\b(sex ?dating|singles|beaut(y|ies)|frauen|m(a|\xc3\xa4)dchen|meisjes|filles|girls|women|dating|lover)\b/
                and any of ($s*)
+            // Peach, aubergine, lips or 18+ in the sender's name is not a business.
+            or display_name matches /\xf0\x9f(\x8d\x91|\x8d\x86|\x92\x8b|\x94\x9e)/
         )
 }

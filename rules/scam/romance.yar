@@ -15,11 +15,13 @@ rule SCAM_Lure_Romance_ReplyToPrivateAddress
         tactic = "social_engineering"
 
     strings:
-        $intro1 = /\b(solitary|lonely|single|loyal|sweet|kind|honest|nice|best) (\d{2} years old )?(loyal |sweet |kind )?(girl|woman|lady|person)\b/ nocase
+        // Spun templates ("solitary adorable Mistress", "unmarried sincere girl"): up to
+        // five filler words between "I am" and the noun.
+        $intro1 = /\b(i am|i'm|im) (a |an )?([a-z0-9]+ ){0,5}(girl|girlfriend|girlfiend|woman|lady|mistress|chick|person)\b/ nocase
         $intro2 = /\b(i am|i'm) \d{2} (years old|y\.o\.)/ nocase
-        $seek = /(looking|searching|seeking) for (a |an |my )?(fine |neat |good |kind |nice |serious |real |reliable |honest )?(guy|man|mister|gentleman|husband|partner|soul ?mate)\b/ nocase
-        $where = /what (state|country|city) are you from/ nocase
-        $reply = /(email|write|reply|answer|contact) (me|to me)( back)? (at|to|on|via)\b/ nocase
+        $seek = /(looking|searching|seeking|waiting|trying to find) (for )?(a |an |my )?([a-z-]+ ){0,2}(guy|man|male|mister|gentleman|husband|partner|soul ?mate)\b/ nocase
+        $where = /(what|which) (state|country|city) are you from|where are you from|what('s| is) your age/ nocase
+        $reply = /(email|e-mail|write|reply|response|respond|answer|contact) (to )?(me )?(back )?(at|to|on|via)\b/ nocase
         $photo = /(send|reply) (to )?you (my )?(photos?|pictures?|pics)|my (photos|pictures) (to you|soon)/ nocase
         $free = /@(gmail|hotmail|outlook|yahoo|mail|aol|proton|protonmail|yandex|icloud)\.[a-z]{2,3}\b/ nocase
     condition:
