@@ -31,6 +31,7 @@ import yaml
 from service.state import open_store
 from tests.conftest import RedisServer, free_port, redis_answers
 from tests.servers.dovecot import MASTER_PASSWORD, MASTER_USER, DovecotServer
+from tests.test_app import wait_for
 from tests.test_e2e_imap import (
     DECOY_USER,
     JOURNAL_FOLDER,
@@ -45,7 +46,6 @@ from tests.test_e2e_imap import (
     stop_trawler,
     write_rules,
 )
-from tests.test_app import wait_for
 
 PER_PHASE = 8  # messages before, during and after the restart
 
