@@ -58,6 +58,7 @@ class GraphMailboxBackend:
         self.mode = mode
         self._qids: dict[str, str] = {}
         self._qlocks: dict[str, asyncio.Lock] = {}
+        self._lookups: dict[str, asyncio.Future[str | None]] = {}
 
     async def check(self) -> None:
         await self.client.token(force=True)
@@ -109,9 +110,14 @@ class GraphMailboxBackend:
     async def _quarantine(self, address: str, ident: MessageIdentity,
                           dry_run: bool) -> QuarantineOutcome:
         base = user_path(address)
+        # The quarantine folder is looked up beside the search, not after it (one shared
+        # lookup per mailbox): the first removal is on the critical path of all others.
+        lookup = self._lookup(address)
         resp = await self.client.request("GET", address, f"{base}/messages", params={
             "$filter": f"internetMessageId eq {odata_string(bracketed(ident.message_id))}",
             "$select": "id,parentFolderId,internetMessageHeaders", "$top": "50"})
+        if lookup is not None:
+            await asyncio.shield(lookup)
         _raise_for(resp, "list messages")
         matcher = HeaderMatcher(ident)
         hits = [m for m in resp.body.get("value", [])
@@ -156,6 +162,16 @@ class GraphMailboxBackend:
                  "body": {"destinationId": dest}} for i in ids[start:start + 20]])
         return out
 
+    def _lookup(self, address: str) -> asyncio.Future[str | None] | None:
+        key = address.lower()
+        if key in self._qids:
+            return None
+        task = self._lookups.get(key)
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            task = self._lookups[key] = asyncio.ensure_future(
+                self._find_or_create(address, create=False))
+        return task
+
     async def _quarantine_id(self, address: str, *, create: bool) -> str | None:
         key = address.lower()
         if key in self._qids:
@@ -163,26 +179,32 @@ class GraphMailboxBackend:
         async with self._qlocks.setdefault(key, asyncio.Lock()):
             if key in self._qids:
                 return self._qids[key]
-            qid = await self._find_or_create(address, create)
+            lookup = self._lookup(address)
+            qid = await asyncio.shield(lookup) if lookup is not None else None
+            if qid is None and create:
+                qid = await self._find_or_create(address, create=True, looked=lookup is not None)
             if qid:
                 self._qids[key] = qid
+                self._lookups.pop(key, None)
             return qid
 
-    async def _find_or_create(self, address: str, create: bool) -> str | None:
+    async def _find_or_create(self, address: str, create: bool,
+                              looked: bool = False) -> str | None:
         base = user_path(address)
         if self.mode == RECOVERABLE:
             resp = await self.client.request("GET", address, f"{base}/mailFolders/{RECOVERABLE}",
                                              params={"$select": "id"})
             _raise_for(resp, "get recoverableitemsdeletions")
             return str(resp.body["id"])
-        for _ in range(2):
-            resp = await self.client.request("GET", address, f"{base}/mailFolders", params={
-                "$filter": f"displayName eq {odata_string(self.quarantine_name)}",
-                "includeHiddenFolders": "true", "$select": "id,displayName,isHidden"})
-            _raise_for(resp, "list mail folders")
-            found = [f for f in resp.body.get("value", []) if isinstance(f, dict)]
-            if found:
-                return str(found[0]["id"])
+        for attempt in range(2):
+            if not (looked and attempt == 0):  # the caller just saw it missing
+                resp = await self.client.request("GET", address, f"{base}/mailFolders", params={
+                    "$filter": f"displayName eq {odata_string(self.quarantine_name)}",
+                    "includeHiddenFolders": "true", "$select": "id,displayName,isHidden"})
+                _raise_for(resp, "list mail folders")
+                found = [f for f in resp.body.get("value", []) if isinstance(f, dict)]
+                if found:
+                    return str(found[0]["id"])
             if not create:
                 return None
             made = await self.client.request("POST", address, f"{base}/mailFolders", body={
