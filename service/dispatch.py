@@ -50,12 +50,17 @@ class Dispatcher:
         return [s.name for s in self._scanners]
 
     async def scan(self, msg: ParsedMessage) -> Verdict:
+        return (await self.scan_expanded(msg))[1]
+
+    async def scan_expanded(self, msg: ParsedMessage) -> tuple[ParsedMessage, Verdict]:
+        """The verdict, and the message as scanned: with archive members and decrypted
+        documents among its attachments, so reports list what was found inside."""
         started = time.perf_counter()
         msg = await self._expand(msg)
         findings = list(msg.findings)
         findings.extend(await self.run_scanners(msg))
-        return fold(msg.message_id, findings, self._policy,
-                    (time.perf_counter() - started) * 1000.0)
+        return msg, fold(msg.message_id, findings, self._policy,
+                         (time.perf_counter() - started) * 1000.0)
 
     async def _expand(self, msg: ParsedMessage) -> ParsedMessage:
         if self._expander is None:

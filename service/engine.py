@@ -46,7 +46,7 @@ class Engine:
 
     async def scan_parsed(self, msg: ParsedMessage, started: float | None = None) -> ScanResult:
         started = time.perf_counter() if started is None else started
-        verdict = await self.dispatcher.scan(msg)
+        msg, verdict = await self.dispatcher.scan_expanded(msg)
         elapsed = (time.perf_counter() - started) * 1000.0
         verdict = Verdict(message_id=verdict.message_id, verdict=verdict.verdict,
                           action=verdict.action, severity=verdict.severity,

@@ -209,6 +209,7 @@ class Attachment:
             "declared_content_type": self.content_type,
             "size": self.size,
             "part_id": self.part_id,
+            **({"parent": self.parent, "depth": self.depth} if self.parent else {}),
         }
 
 
