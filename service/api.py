@@ -65,7 +65,10 @@ async def error_middleware(request: web.Request,
             raise
         message = exc.reason if exc.status != 413 else (
             f"request body larger than {MAX_BODY} bytes")
-        return json_error(exc.status, message.lower())
+        resp = json_error(exc.status, message.lower())
+        if "Allow" in exc.headers:  # RFC 9110: a 405 names the methods that do work
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
 
 
 @web.middleware

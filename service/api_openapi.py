@@ -94,9 +94,10 @@ def document() -> dict[str, Any]:
                                          "reason": {"type": "string"}}}}}
     fmt = [{"name": "format", "in": "query", "required": False,
             "schema": {"type": "string", "enum": ["json", "squid", "w3c"]}}]
-    paging = [{"name": n, "in": "query", "required": False,
-               "schema": {"type": "integer", "minimum": m, "maximum": 500}}
-              for n, m in (("limit", 1), ("offset", 0))]
+    paging = [{"name": "limit", "in": "query", "required": False,
+               "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+              {"name": "offset", "in": "query", "required": False,
+               "schema": {"type": "integer", "minimum": 0}}]
     text = {"text/plain": {"schema": {"type": "string"}}}
     return {
         "openapi": "3.0.3",
