@@ -161,6 +161,7 @@ class SmtpJournalCollector:
         self.max_bytes = max_message_bytes
         self.hostname = hostname
         self.bound: tuple[str, int] | None = None  # the address actually listened on
+        self.listening = asyncio.Event()  # set once bound (tests, port 0)
 
     async def check(self) -> None:
         """Files and networks were validated when built; here the address must be free."""
@@ -205,11 +206,13 @@ class SmtpJournalCollector:
         server = await loop.create_server(lambda: self._protocol(handler), self.host, self.port)
         sock = server.sockets[0].getsockname()
         self.bound = (str(sock[0]), int(sock[1]))
+        self.listening.set()
         log.info("collector %s: SMTP journal endpoint on %s:%d (STARTTLS %s, AUTH %s)",
                  self.name, sock[0], sock[1], "on" if self._tls else "off",
                  "on" if self.users else "off", extra={"collector": self.name})
         try:
             await stop.wait()
         finally:
+            self.listening.clear()
             server.close()
             await server.wait_closed()

@@ -182,7 +182,9 @@ async def test_token_expiring_mid_run_is_refreshed_without_a_failure(store: Stor
         boxes = _fill(graph, 4, 15)
         remediator = _remediator(backend, store)
         task = asyncio.create_task(_remediate_all(remediator, boxes, 15))
-        while graph.stats["requests"] < 30:
+        for _ in range(2000):
+            if graph.stats["requests"] >= 30:
+                break
             await asyncio.sleep(0.005)
         graph.expire_tokens()  # revoked / expired before the client's own clock says so
         results = await task
@@ -259,8 +261,8 @@ async def test_end_to_end_smtp_journal_to_graph_removal_and_restore(
     stop = asyncio.Event()
     intake = asyncio.create_task(endpoint.run(store.enqueue, stop))
     try:
-        while endpoint.bound is None:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(endpoint.listening.wait(), 5)
+        assert endpoint.bound is not None
         report = journal_report(original, THREE_RECIPIENTS)
         await asyncio.to_thread(_send, endpoint.bound[1], report)
         for entry in await store.consume("t1", 10, 50):
