@@ -357,3 +357,37 @@ def _eq_filter(expr: str | None, prop: str) -> str | None:
     if not match or match.group(1) != prop:
         raise _err(400, "BadRequest", f"Invalid filter clause: {expr[:80]}")
     return match.group(2).replace("''", "'")
+
+
+def main() -> None:
+    """`python -m tests.servers.graph PORT SERVICE_S BOXES PER_BOX`: a filled server in its
+    own process (the bench keeps server CPU off the client's core); stats on SIGTERM."""
+    import signal
+    import sys
+
+    from tests.mailgen import phish
+
+    port, service_s, boxes, per_box = (int(sys.argv[1]), float(sys.argv[2]),
+                                       int(sys.argv[3]), int(sys.argv[4]))
+
+    async def serve() -> None:
+        server = GraphServer(service_time_s=service_s)
+        for b in range(boxes):
+            for n in range(per_box):
+                server.deliver(f"user{b}@corp.example", phish(f"<p{n}@evil.test>"))
+        await server.start(port=port)
+        print("READY", flush=True)
+        done = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
+        await done.wait()
+        moved = sum(1 for box in server.mailboxes.values() for m in box.messages.values()
+                    if box.folders[m.folder]["displayName"] == "Quarantine")
+        print(json.dumps({**server.stats, "peak": max(server.peak.values(), default=0),
+                          "in_quarantine": moved}), flush=True)
+        await server.stop()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
