@@ -23,7 +23,10 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([BbQq])\?([^?\s]*)\?=")
 # RFC 2047: whitespace between adjacent encoded words is not displayed.
 _BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?)")
 # One header field with its continuation lines (the name as compat32 accepts it).
-_FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]*)[ \t]*:[ \t]*([^\n]*\n?(?:[ \t][^\n]*\n?)*)")
+_NAME = r"[\x21-\x39\x3b-\x7e]*"  # what compat32 accepts before the colon
+_VALUE = r"[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*"  # a line and its continuations
+_FIELD = re.compile(rf"({_NAME})[ \t]*:[ \t]*({_VALUE})")
+_SECTION = re.compile(rf"(?:{_NAME}[ \t]*:{_VALUE})*")  # the run of fields at the start
 # Machine headers whose "encoded words" are opaque data, not text (Exchange puts dozens
 # of them in X-Microsoft-Antispam-Message-Info): decoding them is wasted work.
 _OPAQUE = ("x-microsoft-antispam", "x-ms-exchange-", "x-forefront-", "arc-", "dkim-signature")
@@ -63,19 +66,22 @@ class Headers:
 
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
-        self._index: dict[str, list[str]] = {}
-
-    def add(self, name: str, value: str) -> None:
-        self.items.append((name, value))
-        self._index.setdefault(name.lower(), []).append(value)
+        self._index: dict[str, list[str]] | None = None
 
     def get(self, name: str) -> str | None:
         """The first value of header `name` (lowercase)."""
-        values = self._index.get(name)
+        values = self.index().get(name)
         return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
-        return list(self._index.get(name, ()))
+        return list(self.index().get(name, ()))
+
+    def index(self) -> dict[str, list[str]]:
+        if self._index is None:
+            self._index = {}
+            for key, value in self.items:
+                self._index.setdefault(key.lower(), []).append(value)
+        return self._index
 
     def decoded(self) -> tuple[tuple[str, str], ...]:
         """(name, unfolded value), RFC 2047-decoded except in opaque machine headers."""
@@ -98,18 +104,17 @@ def split_entity(data: bytes) -> tuple[Headers, bytes, bool]:
     raw = header_block(data)
     # surrogateescape: offsets map back to bytes exactly; values are cleaned below.
     block = raw.decode("utf-8", "surrogateescape")
-    clean = raw.isascii()
-    pos = 0
-    for m in _FIELD.finditer(block):
-        if m.start() != pos:
-            break
-        value = m.group(2).strip()
-        headers.add(m.group(1), value if clean else _text(value))
-        pos = m.end()
-    rest = block[pos:]
+    section = _SECTION.match(block)
+    end = section.end() if section is not None else 0
+    found = _FIELD.findall(block, 0, end)
+    if raw.isascii():
+        headers.items = [(name, value.strip()) for name, value in found]
+    else:
+        headers.items = [(name, _text(value.strip())) for name, value in found]
+    rest = block[end:]
     if not rest or rest in ("\n", "\r\n"):
         return headers, data[len(raw):], False
-    return headers, data[len(block[:pos].encode("utf-8", "surrogateescape")):], True
+    return headers, data[len(block[:end].encode("utf-8", "surrogateescape")):], True
 
 
 def _text(value: str) -> str:
