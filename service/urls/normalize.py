@@ -110,6 +110,8 @@ def _remove_dot_segments(path: str) -> str:
 def normalize(url: str) -> str | None:
     """The canonical spelling of an absolute http(s)/ftp URL, or None if it is not one."""
     url = url.strip()[:MAX_URL_LENGTH]
+    if not url.isascii():
+        url = url.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from 8-bit
     if url.startswith("//"):
         url = "http:" + url
     try:

@@ -11,9 +11,14 @@ import io
 import warnings
 from typing import Any
 
+import zxingcpp
+from PIL import Image
+
 MAX_PIXELS = 16_000_000
 MAX_PAYLOAD_CHARS = 4096
 _MIN_SIDE = 21  # the smallest QR code is 21 modules wide
+# 2-D codes only: 1-D barcodes carry no URLs and cost decode time.
+_FORMATS = zxingcpp.barcode_formats_from_str("QRCode,MicroQRCode,RMQRCode,Aztec,DataMatrix")
 
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> list[str]:
@@ -25,8 +30,6 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> list[str]:
 
 
 def _decode(data: bytes, max_pixels: int) -> list[str]:
-    import zxingcpp
-    from PIL import Image
 
     with warnings.catch_warnings():
         # Our own pixel bound below is tighter; Pillow's bomb warning would be an error.
@@ -37,9 +40,7 @@ def _decode(data: bytes, max_pixels: int) -> list[str]:
                 return []
             img.seek(0)
             gray: Any = img.convert("L")
-    formats = zxingcpp.QRCode | zxingcpp.MicroQRCode | zxingcpp.RMQRCode | \
-        zxingcpp.Aztec | zxingcpp.DataMatrix
-    results = zxingcpp.read_barcodes(gray, formats=formats)
+    results = zxingcpp.read_barcodes(gray, formats=_FORMATS)
     return [r.text[:MAX_PAYLOAD_CHARS] for r in results if r.valid and r.text]
 
 
