@@ -178,7 +178,7 @@ class ResponseConfig(_Strict):
 
 
 def _default_scanners() -> dict[str, dict[str, Any]]:
-    return {"yara": {}, "attachments": {}, "office": {}, "pdf": {}, "headers": {},
+    return {"yara": {}, "attachments": {}, "office": {}, "pdf": {}, "urls": {}, "headers": {},
             "indicators": {}}
 
 

@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "pdf": "service.scanners.pdf",
     "headers": "service.scanners.headers",
     "indicators": "service.scanners.indicators",
+    "urls": "service.scanners.urls",
 }
 
 
