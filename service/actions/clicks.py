@@ -22,6 +22,7 @@ from service.model import ParsedMessage
 from service.state.base import JSON, Store
 from service.urls.collect import resolve
 from service.urls.normalize import normalize
+from service.urls.unwrap import WRAPPERS
 from service.urls.unwrap import match as wrapper_for
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ def message_tokens(msg: ParsedMessage) -> list[str]:
     for att in msg.attachments:
         tokens[f"h:{att.sha256.lower()}"] = None
     return list(tokens)
+
+
+# Link-protector hosts, for a C-speed "could this be a wrapper" test before the table.
+_WRAPPER_EXACT = frozenset(h for w in WRAPPERS for h in w.hosts if not h.startswith("."))
+_WRAPPER_SUFFIXES = tuple(h for w in WRAPPERS for h in w.hosts if h.startswith("."))
 
 
 def _fast_host(url: str) -> str:
@@ -70,8 +76,7 @@ class UrlIndex:
     tokens: dict[str, dict[str, float]] = field(default_factory=dict)
     hosts: set[str] = field(default_factory=set)
     cursor: str = ""
-    refreshed_at: float = 0.0
-    _wrapper_hosts: dict[str, bool] = field(default_factory=dict)
+    refreshed_at: float = float("-inf")  # monotonic time may be small: never "fresh" at start
 
     def add_local(self, token: str, key: str, expires: float) -> None:
         keys = self.tokens.setdefault(token, {})
@@ -100,13 +105,9 @@ class UrlIndex:
         host = _fast_host(url)
         if host in self.hosts:
             return True
-        known = self._wrapper_hosts.get(host)
-        if known is None:
-            # A link protector or redirector hides the destination in its own URL.
-            known = wrapper_for(url) is not None
-            if len(self._wrapper_hosts) < 100_000:
-                self._wrapper_hosts[host] = known
-        if known:
+        # A link protector or redirector hides the destination in its own URL.
+        if (host in _WRAPPER_EXACT or host.endswith(_WRAPPER_SUFFIXES)) and \
+                wrapper_for(url) is not None:
             return True
         query = url.find("?")
         return query >= 0 and "http" in url[query + 1:].lower()

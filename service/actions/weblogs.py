@@ -57,6 +57,8 @@ class FileEvent:
 
 def parse_ts(value: Any) -> float | None:
     """Unix seconds (number or digits) or an ISO 8601 time (UTC when naive)."""
+    if type(value) is float or type(value) is int:  # the common case, first and cheap
+        return float(value) if 0 <= value < 1e11 else None
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -78,9 +80,12 @@ def parse_ts(value: Any) -> float | None:
 
 
 def _text(value: Any, limit: int = MAX_FIELD) -> str | None:
-    if value is None or isinstance(value, bool | dict | list):
+    if type(value) is str:
+        text = value.strip()
+    elif value is None or isinstance(value, bool | dict | list):
         return None
-    text = str(value).strip()
+    else:
+        text = str(value).strip()
     return text[:limit] if text and text != "-" else None
 
 
