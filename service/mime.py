@@ -51,7 +51,7 @@ from service.model import (
     bounded_evidence,
 )
 from service.sniff import sniff
-from service.urlextract import UrlCollector
+from service.urls import UrlCollector
 
 SCANNER = "mime"
 MAX_FINDINGS = 50

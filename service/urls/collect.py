@@ -11,14 +11,17 @@ from collections.abc import Iterable
 
 from service.model import Url
 from service.urls.extract import ics_urls, markup_urls, text_urls
-from service.urls.normalize import normalize
-from service.urls.unwrap import Unwrapped, unwrap
+from service.urls.normalize import canonical_host, normalize
+from service.urls.unwrap import Unwrapped, could_wrap, unwrap
 
 MAX_URLS = 500
 
 
 def resolve(raw: str) -> Unwrapped | None:
     """Normalize then unwrap one URL as written; None when it is not a web URL."""
+    host = canonical_host(raw)
+    if host is not None and not could_wrap(host, raw):
+        return Unwrapped(raw if "/" in raw[8:] else raw + "/")  # the parser's hot path
     normalized = normalize(raw)
     if normalized is None:
         return None

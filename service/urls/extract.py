@@ -31,8 +31,6 @@ MAX_ANCHOR_CHARS = 200
 # Browsers read a backslash in the authority as a slash, and phish uses that.
 _TEXT_URL = re.compile(r"""https?:[/\\]{2}[^\s<>"'`^{}|\x00-\x1f\x7f]+""")
 _TRAILING = ".,;:!?)]}'\"*>\\"
-# A protocol-relative or scheme-less value in an attribute that loads or navigates.
-_REL_ATTR = re.compile(r"""(?:href|src|action)\s*=\s*["']?\s*(//[^\s"'<>]+)""")
 _CSS_URL = re.compile(r"""url\(\s*["']?\s*([^"')\s]+)""", re.IGNORECASE)
 _META_REFRESH_URL = re.compile(r"""url\s*=\s*["']?\s*([^"'\s>]+)""", re.IGNORECASE)
 
@@ -66,16 +64,13 @@ def text_urls(text: str) -> Iterator[str]:
 
 
 def markup_urls(markup: str) -> Iterator[str]:
-    """URLs in HTML/SVG/XML by regex, entities decoded: the parser's fast path."""
+    """Absolute URLs in HTML/SVG/XML by regex, entities decoded: the parser's fast path.
+
+    Protocol-relative (`//host`) attribute values are left to `html_links`."""
     markup = markup[:MAX_SCAN_CHARS]
     if "&" in markup:
         markup = html.unescape(markup)
     yield from text_urls(markup)
-    if "//" in markup:
-        for m in _REL_ATTR.finditer(markup):
-            found = clean(m.group(1))
-            if found is not None:
-                yield found
 
 
 def ics_urls(text: str) -> Iterator[str]:

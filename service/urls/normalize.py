@@ -31,6 +31,8 @@ def _pct_fix(match: re.Match[str]) -> str:
 
 
 def _requote(text: str) -> str:
+    if "%" not in text and _NEEDS_QUOTING.search(text) is None:
+        return text  # the common case, and the parser calls this for every URL
     text = _PCT.sub(_pct_fix, text)
     return _NEEDS_QUOTING.sub(lambda m: f"%{ord(m.group(0)):02X}", text)
 
@@ -107,8 +109,30 @@ def _remove_dot_segments(path: str) -> str:
     return "/".join(out)
 
 
+# Already canonical, as most URLs in mail are: lower-case scheme and name-only host (a
+# letter in the last label, so never IPv4 shorthand), no port, userinfo, percent sign,
+# dot segment or character that needs quoting. Group 1 is the host.
+_CANONICAL = re.compile(
+    r"https?://([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*)"
+    r"(?:/(?![./])(?:[A-Za-z0-9\-_~!$&'()*+,;=:@]|/(?![./])|\.(?!\.?(?:/|$|[?#])))*)?"
+    r"(?:[?#][A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]*)?")
+
+
+def canonical_host(url: str) -> str | None:
+    """The host when `url` is already canonical (the fast path), else None."""
+    m = _CANONICAL.fullmatch(url)
+    return m.group(1) if m and len(url) <= MAX_URL_LENGTH else None
+
+
 def normalize(url: str) -> str | None:
     """The canonical spelling of an absolute http(s)/ftp URL, or None if it is not one."""
+    if canonical_host(url) is not None:
+        return url if "/" in url[8:] else url + "/"
+    return normalize_slow(url)
+
+
+def normalize_slow(url: str) -> str | None:
+    """`normalize` without the fast path: the reference the fast path is tested against."""
     url = url.strip()[:MAX_URL_LENGTH]
     if not url.isascii():
         url = url.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from 8-bit

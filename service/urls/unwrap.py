@@ -172,14 +172,26 @@ GENERIC_PARAMS = ("url", "u", "redirect", "redirect_url", "redirecturl", "target
                   "destination", "goto", "rurl", "link", "out")
 
 
-def _host_matches(host: str, patterns: tuple[str, ...]) -> bool:
-    for p in patterns:
-        if p.startswith("."):
-            if host.endswith(p):
-                return True
-        elif host == p:
-            return True
-    return False
+def _index(table: tuple[Wrapper, ...]) -> dict[str, list[Wrapper]]:
+    """Host (or '.suffix') -> rows, in table order: a lookup per parent domain, not a scan."""
+    out: dict[str, list[Wrapper]] = {}
+    for w in table:
+        for h in w.hosts:
+            out.setdefault(h, []).append(w)
+    return out
+
+
+_BY_HOST = _index(WRAPPERS)
+
+
+def _parent_keys(host: str) -> list[str]:
+    labels = host.split(".")
+    return [host, *("." + ".".join(labels[i:]) for i in range(1, len(labels)))]
+
+
+def could_wrap(host: str, url: str) -> bool:
+    """Cheap test before `unwrap`: a wrapper host, or a query that could hold a URL."""
+    return _may_hold_url(url) or any(k in _BY_HOST for k in _parent_keys(host))
 
 
 def match(url: str) -> Wrapper | None:
@@ -188,11 +200,20 @@ def match(url: str) -> Wrapper | None:
         host = (parts.hostname or "").lower()
     except ValueError:
         return None
+    if not host:
+        return None
     path = parts.path
-    for w in WRAPPERS:
-        if _host_matches(host, w.hosts) and path.startswith(w.path):
-            return w
+    for key in _parent_keys(host):
+        for w in _BY_HOST.get(key, ()):
+            if path.startswith(w.path):
+                return w
     return None
+
+
+def _may_hold_url(url: str) -> bool:
+    """Cheap pre-check for the generic rule: a query that could hold a whole URL."""
+    query = url.partition("?")[2]
+    return "//" in query or "http" in query.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +234,7 @@ def unwrap_once(url: str, generic: bool = True) -> tuple[str, str | None, bool]:
         if inner:
             return inner, wrapper.name, False
         return url, wrapper.name, wrapper.opaque
-    if generic:
+    if generic and _may_hold_url(url):
         inner = _query(url, *GENERIC_PARAMS)
         if inner:
             return _decoded_url(inner), "redirector", False

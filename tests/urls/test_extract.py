@@ -39,9 +39,11 @@ def test_html_link_places_and_anchor_text() -> None:
     assert ("https://bare.example/p", "text", "") in links
 
 
-def test_fast_path_sees_entities_and_protocol_relative() -> None:
-    found = list(markup_urls('<a href="h&#116;tps://e.example/">x</a><img src=//cdn.example/i>'))
-    assert found == ["https://e.example/", "//cdn.example/i"]
+def test_fast_path_sees_entities_and_leaves_protocol_relative_to_the_scanner() -> None:
+    markup = '<a href="h&#116;tps://e.example/">x</a><img src=//cdn.example/i>'
+    assert list(markup_urls(markup)) == ["https://e.example/"]
+    assert [link.url for link in html_links(markup)] == ["https://e.example/",
+                                                         "//cdn.example/i"]
 
 
 def test_ics_unfolds_lines() -> None:

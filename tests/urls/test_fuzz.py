@@ -19,6 +19,7 @@ from service.scanners import urls
 from service.scanners.urls import scan_sync
 from service.urls import normalize, resolve
 from service.urls.extract import MAX_LINKS, MAX_URL_CHARS, html_links, ics_urls, text_urls
+from service.urls.normalize import canonical_host, normalize_slow
 from service.urls.unwrap import MAX_DEPTH, unwrap
 from tests.factories import message
 
@@ -35,7 +36,8 @@ PIECES = [
     "linkprotect.cudasvc.com/url?a=", "<a href=\"", "\">", "</a>", "<form action='",
     "<meta http-equiv=refresh content='0;url=", "<style>", "url(", ")", "</style>",
     "&amp;", "&#104;", "data:text/html,", "data:image/png;base64,", "<svg>", "<!--",
-    "BEGIN:VCALENDAR\r\n", "\r\n ", "evil.example", "paypal", "a" * 300,
+    "BEGIN:VCALENDAR\r\n", "\r\n ", "evil.example", "paypal", "a" * 300, "https://www.example.com/a/b?c=d#e",
+    "/.", "/..", ".x", "EXAMPLE", "-", "~", "'", "(", ";", ",", "+", "!",
 ]
 
 
@@ -74,6 +76,8 @@ def test_nothing_escapes_or_hangs(text: str) -> None:
     for raw in [text, *found, *(link.url for link in links)]:
         assert len(raw) <= max(len(text), MAX_URL_CHARS)
         canonical = normalize(raw)
+        if canonical_host(raw) is not None:
+            assert canonical == normalize_slow(raw), "fast path disagrees with the reference"
         if canonical is not None:
             assert normalize(canonical) == canonical
             result = unwrap(canonical)

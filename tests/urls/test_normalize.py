@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.urls.normalize import host_of, ipv4_shorthand, normalize
+from service.urls.normalize import host_of, ipv4_shorthand, normalize, normalize_slow
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -42,3 +42,14 @@ def test_ipv4_shorthand_rejects_out_of_range() -> None:
     assert ipv4_shorthand("256.1.1.1") is None
     assert ipv4_shorthand("example.com") is None
     assert ipv4_shorthand("1.2.3.4") == "1.2.3.4"
+
+
+@pytest.mark.parametrize("raw", [
+    "https://www.example.com", "https://www.example.com/a/b?c=d&e=f#g",
+    "http://a-b.example.co.uk/x.y/z~w;p=1,2+3!", "https://example.com/a/.b/c..d",
+    "https://example.com/a/./b", "https://example.com/a/../b", "https://example.com/.",
+    "https://EXAMPLE.com/", "https://example.com:443/", "https://1.2.3.4/",
+    "https://example.com/%7e", "https://example.com/a b", "https://example.com./",
+])
+def test_fast_path_agrees_with_reference(raw: str) -> None:
+    assert normalize(raw) == normalize_slow(raw)
