@@ -35,8 +35,10 @@ _PARAM = re.compile(r';\s*([^\s=;"]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)')
 _CONTINUATION = re.compile(r"^(.+?)\*(\d{1,3})(\*?)$")
 # Address fast paths: the shapes nearly all mail uses; anything else goes to getaddresses.
 _ADDR_SPEC = r"[^\s<>()\[\]\",;:\\@]+@[^\s<>()\[\]\",;:\\@]+"
+# A display name is words separated by blanks: unambiguous, so matching stays linear.
+_WORDS = r'[^"<>()\[\]@,;:\\\s]+(?:\s+[^"<>()\[\]@,;:\\\s]+)*'
 _SIMPLE_ITEM = re.compile(
-    r'\s*(?:"([^"\\]*)"|([^"<>()\[\]@,;:\\]*?))\s*<\s*(' + _ADDR_SPEC + r")\s*>\s*"
+    r'\s*(?:"([^"\\]*)"|(' + _WORDS + r'))?\s*<\s*(' + _ADDR_SPEC + r")\s*>\s*"
     r"|\s*(" + _ADDR_SPEC + r")\s*")
 _B64_JUNK = bytes(c for c in range(256)
                   if not (chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/")))
@@ -249,7 +251,7 @@ def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
         if m is None:
             return None
         if m.group(3) is not None:
-            name = m.group(1) if m.group(1) is not None else " ".join(m.group(2).split())
+            name = m.group(1) if m.group(1) is not None else " ".join((m.group(2) or "").split())
             pairs.append((name, m.group(3)))
         else:
             pairs.append(("", m.group(4)))

@@ -98,3 +98,12 @@ def test_many_tiny_parts_are_capped() -> None:
     assert time.perf_counter() - started < 2.0
     assert len(pm.bodies) == 1000
     assert Code.TOO_MANY_ATTACHMENTS in {f.code for f in pm.findings}
+
+
+def test_hostile_address_headers_stay_linear() -> None:
+    values = ["a" + " " * 8000 + "b", "a" + " \t" * 4000 + "<", "a " * 4000 + "<x@y.example>"]
+    raw = b"".join(b"To: " + v.encode() + b"\r\n" for v in values * 5) + b"\r\nhi\r\n"
+    started = time.perf_counter()
+    pm = parse(raw)
+    assert time.perf_counter() - started < 0.5
+    assert [r.address for r in pm.envelope.recipients] == ["x@y.example"]
