@@ -218,9 +218,15 @@ class Url:
     url: str  # normalized and unwrapped
     original: str
     source: str  # part_id it came from
+    # A link protector that keeps the destination server-side (Mimecast /s/ tokens):
+    # `url` is then the protector's URL, since nothing is fetched to resolve it.
+    wrapped_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"url": self.url, "original": self.original, "source": self.source}
+        out = {"url": self.url, "original": self.original, "source": self.source}
+        if self.wrapped_by:
+            out["wrapped_by"] = self.wrapped_by
+        return out
 
 
 @dataclass(frozen=True, slots=True)

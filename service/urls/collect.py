@@ -35,7 +35,6 @@ class UrlCollector:
         self._limit = limit
         self._seen: dict[str, Url] = {}
         self._raw: set[str] = set()
-        self.wrapped: dict[str, str] = {}  # final URL -> opaque wrapper that hides its target
 
     @property
     def full(self) -> bool:
@@ -48,11 +47,9 @@ class UrlCollector:
         resolved = resolve(raw)
         if resolved is None:
             return None
-        if resolved.opaque:
-            self.wrapped[resolved.url] = resolved.opaque
         url = self._seen.get(resolved.url)
         if url is None:
-            url = Url(url=resolved.url, original=raw, source=source)
+            url = Url(url=resolved.url, original=raw, source=source, wrapped_by=resolved.opaque)
             self._seen[resolved.url] = url
         return url
 

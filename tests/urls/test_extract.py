@@ -100,3 +100,11 @@ def test_collector_normalizes_unwraps_and_dedups() -> None:
                                      "https://b.example/"]
     assert urls[0].original.startswith("https://www.google.com/url?q=")
     assert c.full
+
+
+def test_collector_records_an_opaque_wrapper() -> None:
+    c = UrlCollector()
+    c.add_text("https://protect-eu.mimecast.com/s/AbCd?domain=evil.example", "1")
+    [url] = c.urls()
+    assert url.wrapped_by == "mimecast"
+    assert url.to_json()["wrapped_by"] == "mimecast"
