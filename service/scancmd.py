@@ -111,7 +111,9 @@ def run_scan(settings: Settings, paths: list[str], jobs: int, summary: bool,
                     counts[json.loads(line).get("verdict", "error")] += 1
     finally:
         if pool is not None:
-            pool.close()
+            # Every result is in by now; a worker may still hold an abandoned thread
+            # (a timed-out task on a hostile file), so end workers instead of joining.
+            pool.terminate()
             pool.join()
         else:
             loop.close()
