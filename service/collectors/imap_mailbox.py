@@ -1,23 +1,24 @@
 """Per-mailbox quarantine and restore over IMAP, logged in as "<mailbox><sep><master user>".
 
-Remediation is on the hot path, so logged-in sessions are pooled per mailbox and one
-whole operation (list, search, confirm, move) runs in one worker thread. Operations
-on one mailbox are serialised: two concurrent quarantines of the same message must
-not both move it.
+Remediation is on the hot path. Work on one mailbox is serialised (two quarantines of
+one message must never both move it) by one worker task per busy mailbox; requests that
+queue up meanwhile are coalesced into one batch: one `OR HEADER Message-ID ...` search
+per folder and one UID MOVE of every confirmed copy, so the per-mailbox order becomes a
+batching point instead of a throughput ceiling. Sessions are pooled per mailbox, folder
+lists are cached briefly (re-listed when a search misses), and a mailbox with many
+folders is searched over several sessions at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import imaplib
+import functools
 import logging
 import threading
-import time
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import imapclient
@@ -31,89 +32,81 @@ from service.collectors.base import (
     RestoreResult,
 )
 from service.collectors.imap_common import (
+    FolderCache,
     ImapEndpoint,
     ImapError,
+    SessionPool,
     TlsMode,
     connect,
     describe,
+    list_selectable,
+    move_selected,
     open_session,
     safe_logout,
     select,
     uidvalidity,
 )
 from service.collectors.imap_match import (
-    confirm,
-    header_fetch_item,
+    MAX_IDS_PER_SEARCH,
     msgid_core,
-    msgid_equal,
-    parse_copyuid,
-    parse_headers,
+    search_confirmed,
+    search_message_id,
 )
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-IDLE_MAX_S = 120.0  # a pooled session older than this is replaced, not trusted
 UNKNOWN_ORIGIN = "INBOX"  # where a copy found already quarantined goes back on restore
-_NOT_SELECTABLE = {b"\\noselect", b"\\nonexistent"}
-# Connection-level failures: the session is dead, a fresh one may succeed.
-_BROKEN = (imap_exc.IMAPClientAbortError, imaplib.IMAP4.abort, OSError)
+MAX_BATCH = 2 * MAX_IDS_PER_SEARCH  # requests coalesced into one pass over the folders
+FOLDERS_PER_SESSION = 4  # below this many folders per session, another login costs more
 
 
-class _Pool:
-    """Idle logged-in sessions per mailbox; thread-safe, least recently used evicted."""
+@dataclass(eq=False)
+class _Want:
+    """One quarantine request; the sync side fills the fields, the loop the future."""
 
-    def __init__(self, per_mailbox: int, total: int) -> None:
-        self._per_mailbox = per_mailbox
-        self._total = total
-        self._idle: OrderedDict[str, list[tuple[imapclient.IMAPClient, float]]] = OrderedDict()
-        self._count = 0
-        self._lock = threading.Lock()
+    ident: MessageIdentity
+    dry_run: bool
+    fut: asyncio.Future[QuarantineOutcome]
+    found: bool = False
+    moved: list[Moved] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)  # origins of moves without COPYUID
+    already: list[Moved] = field(default_factory=list)
 
-    def take(self, mailbox: str) -> imapclient.IMAPClient | None:
-        stale = []
-        found = None
-        with self._lock:
-            sessions = self._idle.get(mailbox, [])
-            while sessions:
-                client, since = sessions.pop()
-                self._count -= 1
-                if time.monotonic() - since < IDLE_MAX_S:
-                    found = client
-                    break
-                stale.append(client)
-            if not sessions:
-                self._idle.pop(mailbox, None)
-        for client in stale:
-            safe_logout(client)
-        return found
+    def outcome(self) -> QuarantineOutcome:
+        if self.moved:
+            return QuarantineOutcome(RemovalResult.REMOVED, moved=tuple(self.moved))
+        if self.found:  # only a dry run finds without moving
+            return QuarantineOutcome(RemovalResult.SHADOW)
+        if self.already:  # removed earlier: report where it sits, move nothing
+            return QuarantineOutcome(RemovalResult.REMOVED, moved=tuple(self.already))
+        return QuarantineOutcome(RemovalResult.NOT_FOUND)
 
-    def give(self, mailbox: str, client: imapclient.IMAPClient) -> None:
-        evicted = []
-        with self._lock:
-            sessions = self._idle.setdefault(mailbox, [])
-            self._idle.move_to_end(mailbox)
-            sessions.append((client, time.monotonic()))
-            self._count += 1
-            if len(sessions) > self._per_mailbox:
-                evicted.append(sessions.pop(0)[0])
-                self._count -= 1
-            while self._count > self._total:
-                oldest, old_sessions = next(iter(self._idle.items()))
-                evicted.append(old_sessions.pop(0)[0])
-                self._count -= 1
-                if not old_sessions:
-                    del self._idle[oldest]
-        for c in evicted:
-            safe_logout(c)
 
-    def drain(self) -> list[imapclient.IMAPClient]:
-        with self._lock:
-            out = [c for sessions in self._idle.values() for c, _ in sessions]
-            self._idle.clear()
-            self._count = 0
-        return out
+@dataclass(eq=False)
+class _Batch:
+    wants: list[_Want]
+    folders: list[str] | None  # None: list them first
+    cached: bool  # folders came from the cache, so a miss re-lists
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    has_quarantine: bool = False
+    swept: set[str] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class _Restore:
+    moved: Moved
+    message_id: str | None
+    fut: asyncio.Future[RestoreResult]
+
+
+@dataclass(eq=False)
+class _Lane:
+    """The queue of one mailbox; its worker task runs the jobs one batch at a time."""
+
+    jobs: list[_Want | _Restore] = field(default_factory=list)
+    worker: asyncio.Task[None] | None = None
 
 
 class ImapMailboxBackend:
@@ -135,6 +128,8 @@ class ImapMailboxBackend:
         *,
         timeout_s: float = 30.0,
         check_mailbox: str | None = None,
+        search_sessions: int = 3,
+        folder_cache_s: float = 30.0,
     ) -> None:
         self._ep = ImapEndpoint(host, port, tls, tls_verify, timeout_s)
         self._master_user = master_user
@@ -142,12 +137,13 @@ class ImapMailboxBackend:
         self._separator = separator
         self._quarantine = quarantine_folder
         self._check_mailbox = check_mailbox
-        self._pool = _Pool(per_mailbox=2, total=max(pool_size * 4, 4))
+        self._search_sessions = max(1, min(search_sessions, pool_size))
+        self._folders = FolderCache(folder_cache_s)
+        self._pool = SessionPool(per_key=self._search_sessions,
+                                 total=max(pool_size * 4, 4))
         self._slots = asyncio.Semaphore(pool_size)
         self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="imap-mbx")
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._lanes: dict[str, _Lane] = {}
 
     def __repr__(self) -> str:  # never the password
         return f"ImapMailboxBackend({self._ep.label}, master={self._master_user!r})"
@@ -165,39 +161,51 @@ class ImapMailboxBackend:
             self._ep, f"{mailbox}{self._separator}{self._master_user}", self._password
         )
 
-    def _with_session(self, mailbox: str, op: Callable[[imapclient.IMAPClient], T]) -> T:
-        """Run op on a pooled session; a dead pooled one is replaced once."""
-        client = self._pool.take(mailbox)
-        pooled = client is not None
-        if client is None:
-            client = self._login(mailbox)
-        try:
-            result = op(client)
-        except _BROKEN:
-            safe_logout(client)
-            if not pooled:
-                raise
-            client = self._login(mailbox)
-            try:
-                result = op(client)
-            except BaseException:
-                safe_logout(client)
-                raise
-        except BaseException:
-            # A NO/BAD leaves the session usable, but its state is unknown: drop it.
-            safe_logout(client)
-            raise
-        self._pool.give(mailbox, client)
-        return result
-
-    async def _run(self, mailbox: str, op: Callable[[imapclient.IMAPClient], T]) -> T:
-        lock = self._locks.get(mailbox)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[mailbox] = lock
-        async with lock, self._slots:
+    async def _call(self, mailbox: str, op: Callable[[imapclient.IMAPClient], T]) -> T:
+        async with self._slots:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._with_session, mailbox, op)
+            return await loop.run_in_executor(self._executor, self._pool.run, mailbox,
+                                              self._login, op)
+
+    def _enqueue(self, mailbox: str, job: _Want | _Restore) -> None:
+        lane = self._lanes.get(mailbox)
+        if lane is None:
+            lane = self._lanes[mailbox] = _Lane()
+        lane.jobs.append(job)
+        if lane.worker is None:
+            # Not tied to any caller: a cancelled caller cannot end the mailbox's order.
+            lane.worker = asyncio.create_task(self._drain(mailbox, lane))
+
+    async def _drain(self, mailbox: str, lane: _Lane) -> None:
+        current: list[_Want | _Restore] = []
+        try:
+            while lane.jobs:
+                n = 1
+                if isinstance(lane.jobs[0], _Want):
+                    while n < min(len(lane.jobs), MAX_BATCH) and isinstance(lane.jobs[n], _Want):
+                        n += 1
+                current = lane.jobs[:n]
+                del lane.jobs[:n]
+                if isinstance(current[0], _Restore):
+                    await self._restore_one(mailbox, current[0])
+                else:
+                    await self._quarantine_batch(mailbox, [
+                        w for w in current if isinstance(w, _Want) and not w.fut.done()])
+                current = []
+        finally:
+            # Cancelled (close) with work left: fail it rather than leave callers hanging.
+            for job in current + lane.jobs:
+                if job.fut.done():
+                    continue
+                if isinstance(job, _Want):
+                    job.fut.set_result(QuarantineOutcome(RemovalResult.FAILED,
+                                                         reason="backend closed"))
+                else:
+                    job.fut.set_result(RestoreResult.FAILED)
+            lane.jobs.clear()
+            lane.worker = None
+            if self._lanes.get(mailbox) is lane:
+                del self._lanes[mailbox]
 
     # -- MailboxBackend ----------------------------------------------------------------
 
@@ -208,14 +216,9 @@ class ImapMailboxBackend:
             return QuarantineOutcome(RemovalResult.FAILED, reason="invalid mailbox name")
         if not msgid_core(ident.message_id):
             return QuarantineOutcome(RemovalResult.FAILED, reason="unusable Message-ID")
-        try:
-            return await self._run(mailbox, lambda c: self._quarantine_sync(c, ident, dry_run))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            reason = describe(exc, (self._password,))
-            log.warning("imap quarantine in %s failed: %s", mailbox, reason)
-            return QuarantineOutcome(RemovalResult.FAILED, reason=reason)
+        want = _Want(ident, dry_run, asyncio.get_running_loop().create_future())
+        self._enqueue(mailbox, want)
+        return await want.fut
 
     async def restore(
         self, mailbox: str, moved: Moved, *, message_id: str | None = None
@@ -223,14 +226,24 @@ class ImapMailboxBackend:
         """Move one quarantined copy back; message_id lets it be found if its UID is stale."""
         if not self._valid_mailbox(mailbox):
             return RestoreResult.FAILED
+        job = _Restore(moved, message_id, asyncio.get_running_loop().create_future())
+        self._enqueue(mailbox, job)
+        return await job.fut
+
+    async def _restore_one(self, mailbox: str, job: _Restore) -> None:
         try:
-            return await self._run(mailbox, lambda c: self._restore_sync(c, moved, message_id))
+            result = await self._call(
+                mailbox, lambda c: self._restore_sync(c, job.moved, job.message_id))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.warning("imap restore in %s failed: %s", mailbox,
                         describe(exc, (self._password,)))
-            return RestoreResult.FAILED
+            result = RestoreResult.FAILED
+        finally:
+            self._folders.forget(mailbox)  # restore may have created a folder
+        if not job.fut.done():
+            job.fut.set_result(result)
 
     async def check(self) -> None:
         """Reach the server; with check_mailbox, also prove the master login works."""
@@ -242,94 +255,153 @@ class ImapMailboxBackend:
         await asyncio.to_thread(probe)
 
     async def close(self) -> None:
+        workers = [lane.worker for lane in self._lanes.values() if lane.worker is not None]
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         clients = self._pool.drain()
         loop = asyncio.get_running_loop()
         for client in clients:
             await loop.run_in_executor(self._executor, safe_logout, client)
         self._executor.shutdown(wait=False)
 
-    # -- the work, in a worker thread -------------------------------------------------------
+    # -- batches ---------------------------------------------------------------------------
 
-    def _folders(self, client: imapclient.IMAPClient) -> list[str]:
-        out = []
-        for flags, _delim, name in client.list_folders():
-            if {f.lower() for f in flags} & _NOT_SELECTABLE:
-                continue
-            out.append(name if isinstance(name, str) else name.decode("utf-8", "replace"))
-        return out
+    async def _quarantine_batch(self, mailbox: str, wants: list[_Want]) -> None:
+        if not wants:
+            return
+        folders = self._folders.get(mailbox)
+        batch = _Batch(wants, folders, cached=folders is not None)
+        try:
+            search = [f for f in folders or () if f != self._quarantine]
+            groups = min(self._search_sessions, len(search) // FOLDERS_PER_SESSION)
+            if groups > 1:
+                # Many folders: sweep them over several sessions at once.
+                done = await asyncio.gather(*(
+                    self._call(mailbox, functools.partial(
+                        self._sweep_all, mailbox=mailbox, batch=batch, folders=search[i::groups]))
+                    for i in range(groups)),
+                    return_exceptions=True)  # all sessions finish before any retry
+                for err in done:
+                    if isinstance(err, BaseException):
+                        raise err
+            await self._call(mailbox, lambda c: self._finish_sync(c, mailbox, batch))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._folders.forget(mailbox)  # a folder may have gone: list afresh next time
+            if len(wants) > 1:
+                # One hostile request must not fail its batch-mates: retry each alone.
+                for want in wants:
+                    await self._quarantine_batch(mailbox, [want])
+                return
+            reason = describe(exc, (self._password,))
+            log.warning("imap quarantine in %s failed: %s", mailbox, reason)
+            for want in wants:
+                if not want.fut.done():
+                    want.fut.set_result(QuarantineOutcome(RemovalResult.FAILED, reason=reason))
+            return
+        for want in wants:
+            if not want.fut.done():
+                want.fut.set_result(want.outcome())
 
-    def _find(self, client: imapclient.IMAPClient, folder: str, ident: MessageIdentity,
-              ) -> tuple[int, list[int]]:
-        """(uidvalidity, confirmed UIDs) of copies of ident in folder."""
-        validity = uidvalidity(select(client, folder, readonly=True))
-        core = msgid_core(ident.message_id)
-        charset = None if core.isascii() else "UTF-8"
-        # SEARCH HEADER is a substring match: every hit is confirmed below.
-        uids = client.search(["HEADER", "Message-ID", core], charset=charset)
-        if not uids:
-            return validity, []
-        data = client.fetch(sorted(uids), [header_fetch_item()])
-        confirmed = [u for u in sorted(uids) if u in data and confirm(data[u], ident)]
-        return validity, confirmed
+    # -- the work, in worker threads ----------------------------------------------------
 
-    def _quarantine_sync(
-        self, client: imapclient.IMAPClient, ident: MessageIdentity, dry_run: bool
-    ) -> QuarantineOutcome:
-        folders = self._folders(client)
-        found: list[tuple[str, list[int]]] = []
-        already: list[int] = []
-        q_validity = 0
+    def _list(self, client: imapclient.IMAPClient, mailbox: str) -> list[str]:
+        folders = list_selectable(client)
+        self._folders.put(mailbox, folders)
+        return folders
+
+    @staticmethod
+    def _search(client: imapclient.IMAPClient, wants: list[_Want]) -> dict[int, list[_Want]]:
+        """Confirmed copies in the selected folder: UID -> the requests it matches."""
+        hits = search_confirmed(client, [w.ident for w in wants])
+        return {uid: [wants[i] for i in idx] for uid, idx in hits.items()}
+
+    def _sweep_all(self, client: imapclient.IMAPClient, mailbox: str, batch: _Batch,
+                   folders: list[str]) -> None:
         for folder in folders:
-            validity, uids = self._find(client, folder, ident)
-            if folder == self._quarantine:
-                q_validity, already = validity, uids
-            elif uids:
-                found.append((folder, uids))
-        if not found:
-            if not already:
-                return QuarantineOutcome(RemovalResult.NOT_FOUND)
-            # Removed earlier: report where it sits, move nothing.
-            return QuarantineOutcome(RemovalResult.REMOVED, moved=tuple(
-                Moved(UNKNOWN_ORIGIN, self._quarantine, f"{q_validity}:{u}") for u in already))
-        if dry_run:
-            return QuarantineOutcome(RemovalResult.SHADOW)
-        if self._quarantine not in folders:
+            self._sweep(client, mailbox, batch, folder, batch.wants)
+
+    def _sweep(self, client: imapclient.IMAPClient, mailbox: str, batch: _Batch,
+               folder: str, wants: list[_Want]) -> None:
+        """Find the wanted copies in folder and move them out in the same selection."""
+        try:
+            # Read-write at once: the MOVE needs it, and a second SELECT costs as much.
+            select(client, folder, readonly=False)
+        except ImapError:
+            if folder in self._list(client, mailbox):
+                raise
+            return  # deleted since the folder list was read: nothing to find there
+        self._sweep_selected(client, mailbox, batch, folder, wants)
+        with batch.lock:  # only now: a sweep cut short by a dead session is run again
+            batch.swept.add(folder)
+
+    def _sweep_selected(self, client: imapclient.IMAPClient, mailbox: str, batch: _Batch,
+                        folder: str, wants: list[_Want]) -> None:
+        hits = self._search(client, wants)
+        movers = {}
+        for uid, matched in hits.items():
+            for want in matched:
+                want.found = True
+            if any(not w.dry_run for w in matched):
+                movers[uid] = [w for w in matched if not w.dry_run]
+        if not movers:
+            return
+        self._ensure_quarantine(client, mailbox, batch)
+        validity, mapping = move_selected(client, sorted(movers), self._quarantine)
+        with batch.lock:
+            for uid, matched in movers.items():
+                for want in matched:
+                    if uid in mapping:
+                        want.moved.append(Moved(folder, self._quarantine,
+                                                f"{validity}:{mapping[uid]}"))
+                    else:
+                        want.unmapped.append(folder)
+
+    def _ensure_quarantine(self, client: imapclient.IMAPClient, mailbox: str,
+                           batch: _Batch) -> None:
+        with batch.lock:
+            if batch.has_quarantine or self._quarantine in (batch.folders or ()):
+                return
             with contextlib.suppress(imap_exc.IMAPClientError):
                 client.create_folder(self._quarantine)  # a racing create is fine
-        moved: list[Moved] = []
-        unmapped: list[str] = []
-        for folder, uids in found:
-            select(client, folder, readonly=False)
-            validity, mapping = self._move(client, uids, self._quarantine)
-            for uid in uids:
-                if uid in mapping:
-                    moved.append(Moved(folder, self._quarantine, f"{validity}:{mapping[uid]}"))
-                else:
-                    unmapped.append(folder)
-        if unmapped:
-            # No COPYUID (no UIDPLUS): find the new copies by Message-ID instead.
-            validity, uids = self._find(client, self._quarantine, ident)
-            taken = set(already) | {int(m.new_ref.split(":")[1]) for m in moved}
-            fresh = [u for u in uids if u not in taken]
-            for folder, uid in zip(unmapped, fresh, strict=False):
-                moved.append(Moved(folder, self._quarantine, f"{validity}:{uid}"))
-        return QuarantineOutcome(RemovalResult.REMOVED, moved=tuple(moved))
+            batch.has_quarantine = True
+            self._folders.forget(mailbox)
 
-    def _move(self, client: imapclient.IMAPClient, uids: list[int], dest: str,
-              ) -> tuple[int, dict[int, int]]:
-        """Move uids out of the selected folder; (dest uidvalidity, old uid -> new uid)."""
-        client._imap.untagged_responses.pop("COPYUID", None)
-        if client.has_capability("MOVE"):
-            client.move(uids, dest)
-        else:
-            client.copy(uids, dest)
-            client.add_flags(uids, [imapclient.DELETED], silent=True)
-            if client.has_capability("UIDPLUS"):
-                client.uid_expunge(uids)
-            # Without UIDPLUS a plain EXPUNGE would also purge the user's own \Deleted
-            # mail: leave the copy flagged \Deleted (a soft delete) instead.
-        codes = client._imap.untagged_responses.pop("COPYUID", [])
-        return parse_copyuid(codes)
+    def _finish_sync(self, client: imapclient.IMAPClient, mailbox: str, batch: _Batch) -> None:
+        """Sweep what is left; then re-list on a miss, look in quarantine, map stray moves."""
+        if batch.folders is None:
+            batch.folders = self._list(client, mailbox)
+        for folder in batch.folders:
+            if folder != self._quarantine and folder not in batch.swept:
+                self._sweep(client, mailbox, batch, folder, batch.wants)
+        missing = [w for w in batch.wants if not w.found]
+        if missing and batch.cached:
+            # The cached list may predate a folder the message was filed into.
+            fresh = self._list(client, mailbox)
+            for folder in fresh:
+                if folder != self._quarantine and folder not in batch.swept:
+                    self._sweep(client, mailbox, batch, folder, missing)
+            batch.folders = fresh
+            missing = [w for w in missing if not w.found]
+        if self._quarantine not in batch.folders and not batch.has_quarantine:
+            return
+        # Only a request found nowhere else needs the quarantine search (idempotency),
+        # plus any move whose new UID the server did not report (no UIDPLUS).
+        stray = [w for w in batch.wants if w.unmapped]
+        if not missing and not stray:
+            return
+        validity = uidvalidity(select(client, self._quarantine, readonly=True))
+        hits = self._search(client, missing + stray)
+        taken = {int(m.new_ref.split(":")[1]) for w in batch.wants for m in w.moved}
+        for want in missing:
+            want.already = [Moved(UNKNOWN_ORIGIN, self._quarantine, f"{validity}:{uid}")
+                            for uid in sorted(hits) if want in hits[uid]]
+        for want in stray:
+            fresh_uids = [u for u in sorted(hits) if want in hits[u] and u not in taken]
+            for folder, uid in zip(want.unmapped, fresh_uids, strict=False):
+                want.moved.append(Moved(folder, self._quarantine, f"{validity}:{uid}"))
 
     def _restore_sync(
         self, client: imapclient.IMAPClient, moved: Moved, message_id: str | None
@@ -342,19 +414,13 @@ class ImapMailboxBackend:
         if head.isdigit() and tail.isdigit() and int(head) == uidvalidity(info):
             uid = int(tail)
             uids = [u for u in client.search(["UID", str(uid)]) if u == uid]
-        if not uids and message_id and msgid_core(message_id):
-            core = msgid_core(message_id)
-            hits = client.search(["HEADER", "Message-ID", core],
-                                 charset=None if core.isascii() else "UTF-8")
-            if hits:
-                data = client.fetch(sorted(hits), [header_fetch_item()])
-                uids = [u for u in sorted(hits) if u in data
-                        and msgid_equal(parse_headers(data[u]).get("Message-ID"), message_id)]
+        if not uids and message_id:
+            uids = search_message_id(client, message_id)
         if not uids:
             return RestoreResult.NOT_FOUND
         if not client.folder_exists(moved.original_folder):
             client.create_folder(moved.original_folder)
-        self._move(client, uids, moved.original_folder)
+        move_selected(client, uids, moved.original_folder)
         return RestoreResult.RESTORED
 
 

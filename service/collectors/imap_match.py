@@ -12,9 +12,12 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+import imapclient
+
 from service.collectors.base import MessageIdentity
 
 FIELDS = ("MESSAGE-ID", "FROM", "SUBJECT", "DATE")
+MAX_IDS_PER_SEARCH = 32  # bounds the SEARCH line and the depth of its OR nesting
 _FIELD_LIST = " ".join(FIELDS)
 
 
@@ -90,7 +93,11 @@ def parse_headers(fetched: dict[bytes, Any]) -> dict[str, str]:
 
 def confirm(fetched: dict[bytes, Any], ident: MessageIdentity) -> bool:
     """True only when Message-ID matches exactly and every given field agrees."""
-    headers = parse_headers(fetched)
+    return confirm_headers(parse_headers(fetched), ident)
+
+
+def confirm_headers(headers: dict[str, str], ident: MessageIdentity) -> bool:
+    """confirm() on headers already parsed: one parse serves every identity in a batch."""
     if not msgid_equal(headers.get("Message-ID"), ident.message_id):
         return False
     if ident.from_header is not None and not _from_equal(ident.from_header, headers.get("From")):
@@ -98,6 +105,60 @@ def confirm(fetched: dict[bytes, Any], ident: MessageIdentity) -> bool:
     if ident.subject is not None and _text(ident.subject) != _text(headers.get("Subject")):
         return False
     return ident.date is None or _date_equal(ident.date, headers.get("Date"))
+
+
+def message_id_criteria(cores: list[str]) -> tuple[list[str], str | None]:
+    """(SEARCH criteria, charset) matching any of cores: one command for a whole batch.
+
+    OR is binary in IMAP, so n ids nest as "OR a OR b c". A substring match, like any
+    HEADER search: callers confirm every hit.
+    """
+    if not cores:
+        raise ValueError("no Message-ID to search for")
+    criteria: list[str] = []
+    for core in cores[:-1]:
+        criteria += ["OR", "HEADER", "Message-ID", core]
+    criteria += ["HEADER", "Message-ID", cores[-1]]
+    return criteria, None if all(c.isascii() for c in cores) else "UTF-8"
+
+
+def search_confirmed(client: imapclient.IMAPClient, idents: list[MessageIdentity],
+                     ) -> dict[int, list[int]]:
+    """In the selected folder: UID -> indexes of the idents that copy is confirmed as.
+
+    One SEARCH and one FETCH per MAX_IDS_PER_SEARCH identities, headers parsed once per
+    hit. SEARCH HEADER is a substring match, so nothing counts until confirmed.
+    """
+    out: dict[int, list[int]] = {}
+    for start in range(0, len(idents), MAX_IDS_PER_SEARCH):
+        part = list(enumerate(idents[start:start + MAX_IDS_PER_SEARCH], start))
+        cores = list(dict.fromkeys(msgid_core(ident.message_id) for _, ident in part))
+        criteria, charset = message_id_criteria([c for c in cores if c])
+        uids = sorted(client.search(criteria, charset=charset))
+        if not uids:
+            continue
+        data = client.fetch(uids, [header_fetch_item()])
+        for uid in uids:
+            if uid in data:
+                headers = parse_headers(data[uid])
+                hits = [i for i, ident in part if confirm_headers(headers, ident)]
+                if hits:
+                    out.setdefault(uid, []).extend(hits)
+    return out
+
+
+def search_message_id(client: imapclient.IMAPClient, message_id: str) -> list[int]:
+    """UIDs in the selected folder whose Message-ID is exactly message_id."""
+    core = msgid_core(message_id)
+    if not core:
+        return []
+    criteria, charset = message_id_criteria([core])
+    hits = sorted(client.search(criteria, charset=charset))
+    if not hits:
+        return []
+    data = client.fetch(hits, [header_fetch_item()])
+    return [u for u in hits if u in data
+            and msgid_equal(parse_headers(data[u]).get("Message-ID"), message_id)]
 
 
 def _uid_set(text: str) -> list[int]:
