@@ -49,6 +49,15 @@ class Dispatcher:
     def scanner_names(self) -> list[str]:
         return [s.name for s in self._scanners]
 
+    @property
+    def loaded(self) -> tuple[LoadedScanner, ...]:
+        """The configured scanners, for benchmarks that time each one alone."""
+        return tuple(self._scanners)
+
+    async def expand(self, msg: ParsedMessage) -> ParsedMessage:
+        """The message as the scanners would see it: containers opened, under limits."""
+        return await self._expand(msg)
+
     async def scan(self, msg: ParsedMessage) -> Verdict:
         return (await self.scan_expanded(msg))[1]
 
