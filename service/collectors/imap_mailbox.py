@@ -349,7 +349,16 @@ class ImapMailboxBackend:
         if not movers:
             return
         self._ensure_quarantine(client, mailbox, batch)
-        validity, mapping = move_selected(client, sorted(movers), self._quarantine)
+        try:
+            validity, mapping = move_selected(client, sorted(movers), self._quarantine)
+        except imap_exc.IMAPClientError as exc:
+            if "TRYCREATE" not in str(exc) or isinstance(exc, imap_exc.IMAPClientAbortError):
+                raise
+            # Deleted since the folder list was cached: create it and move once more.
+            with contextlib.suppress(imap_exc.IMAPClientError):
+                client.create_folder(self._quarantine)
+            self._folders.forget(mailbox)
+            validity, mapping = move_selected(client, sorted(movers), self._quarantine)
         with batch.lock:
             for uid, matched in movers.items():
                 for want in matched:
@@ -367,7 +376,10 @@ class ImapMailboxBackend:
             with contextlib.suppress(imap_exc.IMAPClientError):
                 client.create_folder(self._quarantine)  # a racing create is fine
             batch.has_quarantine = True
-            self._folders.forget(mailbox)
+            if batch.folders is None:
+                self._folders.forget(mailbox)
+            else:
+                self._folders.put(mailbox, [*batch.folders, self._quarantine])
 
     def _finish_sync(self, client: imapclient.IMAPClient, mailbox: str, batch: _Batch) -> None:
         """Sweep what is left; then re-list on a miss, look in quarantine, map stray moves."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import statistics
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import imapclient
 import pytest
 
 from service.collectors.base import (
@@ -32,6 +35,7 @@ from tests.servers.dovecot import (
     PASSWORD,
     DovecotServer,
     free_port,
+    group_members,
 )
 
 JOURNAL = "Journal"
@@ -539,3 +543,151 @@ async def test_quarantine_latency_with_warm_pool(
     print(f"\nIMAP quarantine (7 folders, warm pool) p50 {p50 * 1000:.1f} ms, "
           f"max {max(times) * 1000:.1f} ms")
     assert p50 < 0.25
+
+
+async def test_queued_requests_for_one_mailbox_are_coalesced_into_one_batch(
+    dovecot: DovecotServer, user: str, backend: ImapMailboxBackend,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batches: list[int] = []
+    real = backend._quarantine_batch
+
+    async def counting(mailbox: str, wants: list[Any]) -> None:
+        batches.append(len(wants))
+        await real(mailbox, wants)
+
+    monkeypatch.setattr(backend, "_quarantine_batch", counting)
+    phish = [message(i) for i in range(8)]
+    dovecot.append_many(user, "INBOX", phish[:5])
+    dovecot.append_many(user, "Archive", [*phish[5:], phish[0]])  # two copies of phish[0]
+    decoy = message(50, message_id=mid(phish[1]), from_="Bob <bob@corp.example>")
+    dovecot.append(user, "INBOX", decoy)  # same Message-ID, other sender: stays
+    shadow = message(60)
+    dovecot.append(user, "INBOX", shadow)
+    earlier = message(70)
+    dovecot.append(user, "INBOX", earlier)
+    first = await backend.quarantine(user, identity(earlier))  # quarantined before the burst
+    assert first.result is RemovalResult.REMOVED
+    batches.clear()
+
+    outs = await asyncio.gather(
+        *(backend.quarantine(user, identity(raw)) for raw in phish),
+        backend.quarantine(user, identity(phish[2])),  # the same request twice
+        backend.quarantine(user, identity(shadow), dry_run=True),
+        backend.quarantine(user, identity(message(80))),  # in no folder
+        backend.quarantine(user, identity(earlier)),
+    )
+
+    assert batches == [12], batches  # all queued at once: one pass over the folders
+    *removed, twice, dry, missing, again = outs
+    for raw, out in zip(phish, removed, strict=True):
+        assert out.result is RemovalResult.REMOVED, (mid(raw), out)
+    assert sorted(m.original_folder for m in removed[0].moved) == ["Archive", "INBOX"]
+    assert [m.original_folder for m in removed[6].moved] == ["Archive"]
+    assert twice.moved == removed[2].moved  # moved once, reported to both
+    assert dry.result is RemovalResult.SHADOW and dry.moved == ()
+    assert missing.result is RemovalResult.NOT_FOUND
+    assert again.result is RemovalResult.REMOVED and again.moved == first.moved
+    quarantined = dovecot.message_ids(user, "Quarantine")
+    assert sorted(quarantined) == sorted([mid(r) for r in phish] + [mid(phish[0]), mid(earlier)])
+    assert dovecot.message_ids(user, "INBOX") == [mid(decoy), mid(shadow)]
+    assert dovecot.message_ids(user, "Archive") == []
+    validity, _ = folder_state(dovecot, user, "Quarantine")
+    refs = [m.new_ref for out in removed for m in out.moved]
+    assert len(set(refs)) == len(refs) == 9 and all(r.startswith(f"{validity}:") for r in refs)
+
+    # Every copy goes back where it came from.
+    for out in removed:
+        for m in out.moved:
+            assert await backend.restore(user, m) is RestoreResult.RESTORED
+    assert sorted(dovecot.message_ids(user, "Archive")) == sorted(
+        mid(r) for r in [*phish[5:], phish[0]])
+
+
+async def test_a_hostile_request_does_not_fail_its_batch(
+    dovecot: DovecotServer, user: str, backend: ImapMailboxBackend
+) -> None:
+    raws = [message(i) for i in range(3)]
+    dovecot.append_many(user, "INBOX", raws)
+    # Longer than Dovecot accepts on a command line: the batched SEARCH fails.
+    huge = identity(message(9), message_id=f"<{'x' * 70_000}@evil.example>")
+    outs = await asyncio.gather(*(backend.quarantine(user, identity(r)) for r in raws[:2]),
+                                backend.quarantine(user, huge),
+                                backend.quarantine(user, identity(raws[2])))
+    assert [o.result for o in outs] == [RemovalResult.REMOVED, RemovalResult.REMOVED,
+                                        RemovalResult.FAILED, RemovalResult.REMOVED], outs
+    assert outs[2].reason and MASTER_PASSWORD not in outs[2].reason
+    assert dovecot.message_ids(user, "INBOX") == []
+
+
+async def test_folder_cache_misses_are_listed_again(
+    dovecot: DovecotServer, user: str, backend: ImapMailboxBackend
+) -> None:
+    dovecot.append(user, "INBOX", message(0))
+    dovecot.append(user, "Old", message(1))
+    assert (await backend.quarantine(user, identity(message(2)))).result is (
+        RemovalResult.NOT_FOUND)
+    assert backend._folders.get(user) is not None  # the folder list is now cached
+
+    # A folder created after the cache was filled is still searched.
+    late = message(3)
+    dovecot.append(user, "Later.Sub", late)
+    out = await backend.quarantine(user, identity(late))
+    assert out.result is RemovalResult.REMOVED
+    assert [m.original_folder for m in out.moved] == ["Later.Sub"]
+
+    # A cached folder deleted meanwhile is skipped, not a failure; a deleted
+    # quarantine folder is created again.
+    with dovecot.imap_user_login(user) as c:
+        c.delete_folder("Old")
+        c.delete_folder("Quarantine")
+    assert backend._folders.get(user) is not None
+    raw = message(4)
+    dovecot.append(user, "INBOX", raw)
+    out = await backend.quarantine(user, identity(raw))
+    assert out.result is RemovalResult.REMOVED, out
+    assert dovecot.message_ids(user, "Quarantine") == [mid(raw)]
+
+
+async def test_many_folders_are_swept_over_several_sessions(
+    dovecot: DovecotServer, user: str, backend: ImapMailboxBackend
+) -> None:
+    folders = ["INBOX"] + [f"F{i}" for i in range(11)]
+    for folder in folders:
+        dovecot.append_many(user, folder, [message(i) for i in range(3)])
+    raw = message(99)
+    for folder in ("INBOX", "F4", "F9"):
+        dovecot.append(user, folder, raw)
+    assert (await backend.quarantine(user, identity(message(5)))).result is (
+        RemovalResult.NOT_FOUND)  # fills the folder cache
+    for client in backend._pool.drain():  # count the sessions the sweep opens
+        client.logout()
+    out = await backend.quarantine(user, identity(raw))
+    assert out.result is RemovalResult.REMOVED
+    assert sorted(m.original_folder for m in out.moved) == ["F4", "F9", "INBOX"]
+    sessions = backend._pool.drain()
+    for client in sessions:
+        client.logout()
+    assert len(sessions) > 1  # the folders were split over sessions
+    assert dovecot.message_ids(user, "Quarantine") == [mid(raw)] * 3
+
+
+def test_stop_ends_every_process_of_the_instance(private_dovecot: DovecotServer) -> None:
+    server = private_dovecot
+    u = server.add_user("dora@corp.example")
+    client = imapclient.IMAPClient(server.host, server.port, ssl=False, timeout=5)
+    client.login(f"{u}*{MASTER_USER}", MASTER_PASSWORD)
+    client.select_folder("INBOX")
+    assert server._proc is not None
+    pgid = server._proc.pid
+    server.stop()
+    assert group_members(pgid) == []
+    try:
+        with pytest.raises((imapclient.exceptions.IMAPClientAbortError, OSError)):
+            client.noop()  # its imap process is gone with the server
+    finally:
+        with contextlib.suppress(OSError):
+            client.shutdown()
+    server.start()
+    with server.imap_user_login(u) as c:  # and a restart serves again
+        assert c.select_folder("INBOX")[b"EXISTS"] == 0

@@ -102,6 +102,23 @@ def free_port() -> int:
         return port
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group pgid, from /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 2 and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            out.append(int(entry.name))
+    return out
+
+
 def ensure_mail_user() -> tuple[int, int]:
     """uid/gid that owns test maildirs: trawlermail (created if missing) under root."""
     if os.geteuid() != 0:
@@ -184,6 +201,9 @@ class DovecotServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # Its own process group: every process this instance forks (imap, auth,
+            # login...) stays in it, so stop() can end them all and nothing else.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -206,6 +226,12 @@ class DovecotServer:
             return False
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the master and every process it started: no old session survives.
+
+        The master exiting leaves running imap processes behind, still serving their
+        clients; a test of reconnecting needs those sessions cut, as a real restart
+        (or a crash of the host) cuts them.
+        """
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -217,9 +243,22 @@ class DovecotServer:
             proc.wait(timeout)
         if proc.stderr is not None:
             proc.stderr.close()
+        self._kill_group(proc.pid, timeout)
         # The master is gone once the listener is; wait so a restart can bind the port.
         deadline = time.monotonic() + timeout
         while self._listening() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    @staticmethod
+    def _kill_group(pgid: int, timeout: float) -> None:
+        """SIGKILL what is left of the instance's process group; wait until it is gone."""
+        deadline = time.monotonic() + timeout
+        while pids := group_members(pgid):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dovecot processes {pids} outlived SIGKILL")
             time.sleep(0.02)
 
     def _listening(self) -> bool:
