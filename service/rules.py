@@ -39,6 +39,10 @@ EXTERNALS: dict[str, str | int | bool] = {
     "attachment_count": 0,
     "url_count": 0,
     "journaled": False,
+    "sender_freemail": False,  # From domain is on the free-mail list (service/senderdata.py)
+    "reply_to_domain": "",  # first Reply-To address's domain, lower case
+    "reply_to_freemail": False,  # that domain is on the free-mail list
+    "body_chars": 0,  # characters of all decoded text/HTML bodies (HTML counts markup)
 }
 
 

@@ -50,3 +50,32 @@ rule PHISH_Attach_PDF_LureFilename
              or filename matches /(valores.a.receber|casereport|case.?report|suspen|locked|unauthori[sz]ed|action.?required|documentaction)/)
         and not sender_domain matches /(^|\.)(amazon|paypal|irs|receita|gov)\.[a-z.]+$|\.gov(\.[a-z]{2})?$/
 }
+
+rule PHISH_Attach_PDF_FreemailLinkToThrowaway
+{
+    meta:
+        id = "b2788fbe-98f1-4da4-8b07-a469e82c4ac1"
+        description = "PDF from a free-mail sender whose clickable link goes to a URL shortener, a Google Drawings preview or a throwaway-TLD host"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "credential_phishing"
+        tactic = "attachment_link"
+
+    strings:
+        $pdf = "%PDF-"
+        // A drawing shown as a "preview" is a one-image landing page with a button.
+        $uri1 = /\/URI\s*\(\s*https?:\/\/docs\.google\.com\/drawings\// nocase
+        // Shorteners hide the destination; a person's PDF has no reason to.
+        $uri2 = /\/URI\s*\(\s*https?:\/\/(bit\.ly|is\.gd|tinyurl\.com|cutt\.ly|t\.ly|rb\.gy|shorturl\.at|q-r\.to|v\.gd|s\.id|ow\.ly|rebrand\.ly)\// nocase
+        // Cheap TLDs registered by the thousand for landing pages.
+        $uri3 = /\/URI\s*\(\s*https?:\/\/[a-z0-9.-]+\.(space|xyz|top|click|icu|online|site|buzz|cfd|sbs|rest)[\/)?]/ nocase
+    condition:
+        part_kind == "attachment"
+        and $pdf at 0
+        and filesize < 5MB
+        // Companies send PDFs from their own domain; a lure PDF comes from a
+        // throwaway gmail/outlook/icloud account.
+        and sender_freemail
+        and any of ($uri*)
+}

@@ -170,3 +170,25 @@ rule PHISH_Evasion_Html_HiddenWordSalad
         part_kind == "message"
         and any of them
 }
+
+rule PHISH_Evasion_Css_OffscreenPush
+{
+    meta:
+        id = "59ae752a-a524-4d1b-a359-c5be7cdfa64b"
+        description = "Stylesheet pushes content tens of thousands of pixels (or dozens of screens) away, so a borrowed newsletter hides below the visible lure"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "spam_scam"
+        tactic = "evasion"
+
+    strings:
+        // margin-top: 470500px / height: 10000vh: no layout needs a page a hundred
+        // screens tall; the filler is a copied newsletter that makes the mail look
+        // legitimate to a filter while the reader sees only the lure on top.
+        $push1 = /(margin(-top|-bottom)?|padding(-top|-bottom)?|height|min-height|top)\s*:\s*\d{5,}px/ nocase
+        $push2 = /(height|min-height|margin-top|padding-top)\s*:\s*\d{4,}vh/ nocase
+    condition:
+        part_kind == "message"
+        and any of them
+}

@@ -9,8 +9,10 @@ Design, for speed: yara-python has a fixed cost per `match()` call that grows wi
 rule count, so a message costs 1 + (number of attachments) calls, not one per part:
 headers and all decoded bodies go into one buffer whose segment offsets map a match
 back to its part. Externals (`part_kind`, `filename`, `extension`, `content_type`,
-`sender_domain`, `display_name`, `subject`, ...; see service/rules.py) let a rule target
-a kind of part. A small message is matched inline: the thread hop (queue put, GIL
+`sender_domain`, `display_name`, `subject`, `sender_freemail`, `reply_to_domain`,
+`reply_to_freemail`, `body_chars`, ...; see service/rules.py) let a rule target a kind
+of part or a sender shape; the free-mail list is service/senderdata.py's.
+A small message is matched inline: the thread hop (queue put, GIL
 handoff, wakeup) cost about as much as the match itself; a big one runs in a thread,
 where yara-python releases the GIL.
 
@@ -24,6 +26,7 @@ import asyncio
 import bisect
 import math
 from dataclasses import dataclass
+from email.utils import getaddresses
 from typing import Any
 
 from service.model import (
@@ -37,11 +40,13 @@ from service.model import (
     bounded_evidence,
 )
 from service.scanners.base import ScanContext
+from service.senderdata import load_domain_list
 
 NAME = "yara"
 # Bytes to match below which a message is matched on the event loop (most mail: the
 # median phish is 21 KB): a few milliseconds at most, the order of parsing it.
 INLINE_BYTES = 64 * 1024
+MAX_REPLY_TO_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +80,24 @@ def message_buffer(msg: ParsedMessage) -> MessageBuffer:
     return MessageBuffer(b"".join(chunks), tuple(starts), tuple(parts))
 
 
+def reply_to_domain(msg: ParsedMessage) -> str:
+    """The first Reply-To address's domain; "" when there is none or it is unreadable."""
+    value = msg.header("Reply-To")
+    if not value:
+        return ""
+    try:
+        pairs = getaddresses([value[:MAX_REPLY_TO_CHARS]])
+    except Exception:  # hostile header: no domain rather than no scan
+        return ""
+    for _, address in pairs:
+        if "@" in address:
+            return address.rpartition("@")[2].strip().strip("[]>").lower()
+    return ""
+
+
 def base_externals(msg: ParsedMessage) -> dict[str, Any]:
+    freemail = load_domain_list()
+    reply_domain = reply_to_domain(msg)
     return {
         "part_kind": "message",
         "filename": "",
@@ -88,6 +110,10 @@ def base_externals(msg: ParsedMessage) -> dict[str, Any]:
         "attachment_count": len(msg.attachments),
         "url_count": len(msg.urls),
         "journaled": msg.envelope.journaled,
+        "sender_freemail": msg.sender_domain in freemail,
+        "reply_to_domain": reply_domain,
+        "reply_to_freemail": reply_domain in freemail,
+        "body_chars": sum(len(b.text) for b in msg.bodies),
     }
 
 

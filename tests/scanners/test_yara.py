@@ -95,3 +95,39 @@ def test_message_buffer_maps_offsets_to_parts() -> None:
     assert buf.part_at(0) == "headers"
     assert buf.part_at(buf.data.index(b"first body")) == "1"
     assert buf.part_at(buf.data.index(b"second")) == "1.2"
+
+
+def test_sender_and_reply_to_externals() -> None:
+    msg = message(from_address="office@company.example", headers=(
+        ("Reply-To", '"Someone" <someone.private@gmail.com>, other@x.example'),))
+    ext = yara_scanner.base_externals(msg)
+    assert (ext["sender_freemail"], ext["reply_to_domain"], ext["reply_to_freemail"]) == (
+        False, "gmail.com", True)
+    assert ext["body_chars"] == len("hello")
+    free = yara_scanner.base_externals(message(from_address="a.b@outlook.com"))
+    assert (free["sender_freemail"], free["reply_to_domain"], free["reply_to_freemail"]) == (
+        True, "", False)
+
+
+def test_hostile_reply_to_gives_no_domain_not_an_error() -> None:
+    for value in ("", "not an address", "<>" * 5000, '"\\' * 3000, "@@@"):
+        msg = message(headers=(("Reply-To", value),))
+        assert yara_scanner.base_externals(msg)["reply_to_domain"] == ""
+
+
+async def test_rules_can_key_on_free_mail_externals(tmp_path: Path) -> None:
+    (tmp_path / "r.yar").write_text(r'''
+rule FREEMAIL_ReplyTo {
+  meta: id = "t-9" severity = "medium" status = "stable"
+  condition: part_kind == "message" and reply_to_freemail
+             and reply_to_domain != sender_domain and not sender_freemail
+}''')
+    lib = RuleLibrary(tmp_path)
+    lib.load()
+    ctx = ScanContext(limits=Limits(), rules=lib)
+    hijacked = message(from_address="x@company.example",
+                       headers=(("Reply-To", "y@gmail.com"),))
+    self_reply = message(from_address="x@gmail.com", headers=(("Reply-To", "y@gmail.com"),))
+    opts = yara_scanner.Options()
+    assert [f.rule for f in await yara_scanner.scan(hijacked, opts, ctx)] == ["FREEMAIL_ReplyTo"]
+    assert await yara_scanner.scan(self_reply, opts, ctx) == []
