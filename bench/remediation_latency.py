@@ -202,6 +202,7 @@ def main() -> int:
         journal.logout()
 
         removed: dict[str, float] = {}
+        detected: dict[str, float] = {}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             removed = {}
@@ -211,6 +212,7 @@ def main() -> int:
                 for a in page:
                     if "removed" in a.get("timeline", {}):
                         removed[a["message_id"]] = a["timeline"]["removed"]
+                        detected[a["message_id"]] = a["timeline"]["detected"]
                 offset += len(page)
                 if len(page) < 500:
                     break
@@ -221,6 +223,13 @@ def main() -> int:
         observer.join(10)
         hist = histogram_quantiles(get_text(base + "/metrics"))
         timeline = [removed[m] - appended[m] for m in appended if m in removed]
+        # Where the time goes: intake + queue + scan, then the removal itself.
+        to_detected = [detected[m] - appended[m] for m in appended if m in detected]
+        to_removed = [removed[m] - detected[m] for m in appended if m in removed]
+        with urllib.request.urlopen(base + "/metrics", timeout=30) as resp:
+            retried = sum(float(line.rsplit(" ", 1)[1]) for line in resp.read().decode()
+                          .splitlines() if line.startswith('trawler_messages_total{')
+                          and 'outcome="error"' in line)
         result = {
             "messages": count, "rate_per_s": args.rate, "load_s": round(load_s, 1),
             "appends_behind_schedule": late, "collector_poll_s": args.poll,
@@ -228,6 +237,9 @@ def main() -> int:
             "timeline_append_to_removed": summary(timeline),
             "observer_append_to_gone": summary(list(observer.done.values())),
             "observer_missing": len(observer.pending),
+            "stage_append_to_detected": summary(to_detected),
+            "stage_detected_to_removed": summary(to_removed),
+            "processing_errors_left_for_retry": int(retried),
             "histogram_fetch_to_removed": hist,
         }
         print(json.dumps(result, indent=2))
