@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import imaplib
 import logging
 import threading
 from collections.abc import Callable
@@ -75,7 +76,7 @@ class _Want:
     already: list[Moved] = field(default_factory=list)
 
     def outcome(self) -> QuarantineOutcome:
-        if self.moved:
+        if self.moved or self.unmapped:  # moved, even where the new UID stayed unknown
             return QuarantineOutcome(RemovalResult.REMOVED, moved=tuple(self.moved))
         if self.found:  # only a dry run finds without moving
             return QuarantineOutcome(RemovalResult.SHADOW)
@@ -290,8 +291,11 @@ class ImapMailboxBackend:
             raise
         except Exception as exc:
             self._folders.forget(mailbox)  # a folder may have gone: list afresh next time
-            if len(wants) > 1:
-                # One hostile request must not fail its batch-mates: retry each alone.
+            if len(wants) > 1 and isinstance(exc, imaplib.IMAP4.error) and not isinstance(
+                    exc, imaplib.IMAP4.abort):
+                # A NO/BAD may come from one hostile request: it must not fail its
+                # batch-mates, so retry each alone. A server that is down fails them all
+                # at once instead of once per request.
                 for want in wants:
                     await self._quarantine_batch(mailbox, [want])
                 return

@@ -691,3 +691,16 @@ def test_stop_ends_every_process_of_the_instance(private_dovecot: DovecotServer)
     server.start()
     with server.imap_user_login(u) as c:  # and a restart serves again
         assert c.select_folder("INBOX")[b"EXISTS"] == 0
+
+
+async def test_a_server_that_is_down_fails_a_batch_at_once() -> None:
+    b = ImapMailboxBackend("127.0.0.1", free_port(), "none", MASTER_USER, MASTER_PASSWORD)
+    try:
+        outs = await asyncio.gather(*(b.quarantine(f"u{i}@corp.example", identity(message(i)))
+                                      for i in range(3)),
+                                    *(b.quarantine("same@corp.example", identity(message(i)))
+                                      for i in range(5)))
+    finally:
+        await b.close()
+    assert {o.result for o in outs} == {RemovalResult.FAILED}
+    assert all(o.reason and "connection refused" in o.reason for o in outs)
