@@ -91,17 +91,28 @@ class LookalikeIndex:
 
     `lookalike_of` compares a host with every protected domain (skeletons, edit distance,
     tokens), which costs tens of milliseconds per host against a brand list. Each of its
-    positive outcomes implies one of the set or length tests here, so only the few
+    positive outcomes implies one of the equality or length tests here, so only the few
     candidate domains that pass one get the full comparison: same answers, far cheaper.
+    The equality tests are dictionary look-ups and the typo test only visits names of a
+    near length, so a host costs a handful of look-ups, not one test per protected domain.
     """
 
     def __init__(self, protected: tuple[str, ...]) -> None:
-        self._targets: list[tuple[str, str, str, str, frozenset[str]]] = []
-        for target in protected:
+        self._protected = protected
+        self._by_base: dict[str, list[int]] = {}  # skeleton of the registrable domain
+        self._by_name: dict[str, list[int]] = {}  # name as written (a token of the host)
+        self._by_s_name: dict[str, list[int]] = {}  # skeleton of the name
+        # Typo candidates by name length: (index, name, its letters).
+        self._by_len: dict[int, list[tuple[int, str, frozenset[str]]]] = {}
+        for i, target in enumerate(protected):
             t_base = base_domain(unicode_domain(target))
             t_name = t_base.split(".", 1)[0]
-            self._targets.append((target, t_name, skeleton(t_name), skeleton(t_base),
-                                  frozenset(t_name)))
+            self._by_base.setdefault(skeleton(t_base), []).append(i)
+            self._by_name.setdefault(t_name, []).append(i)
+            self._by_s_name.setdefault(skeleton(t_name), []).append(i)
+            if len(t_name) >= 4:  # _typo_possible's first test, applied once here
+                self._by_len.setdefault(len(t_name), []).append((i, t_name,
+                                                                 frozenset(t_name)))
 
     def match(self, host: str) -> Lookalike | None:
         shown = unicode_domain(host)
@@ -110,13 +121,22 @@ class LookalikeIndex:
         s_base, s_name = skeleton(base), skeleton(name)
         tokens = set(shown.replace("-", ".").split("."))
         s_tokens = {skeleton(t) for t in tokens}
+        found: set[int] = set(self._by_base.get(s_base, ()))
+        found.update(self._by_s_name.get(s_name, ()))
+        for token in tokens:
+            found.update(self._by_name.get(token, ()))
+        for s_token in s_tokens:
+            found.update(self._by_s_name.get(s_token, ()))
         letters = frozenset(name)
-        candidates = [
-            target for target, t_name, s_t_name, s_t_base, t_letters in self._targets
-            if s_base == s_t_base or s_name == s_t_name or t_name in tokens
-            or s_t_name in s_tokens or _typo_possible(name, letters, t_name, t_letters)
-        ]
-        return lookalike_of(host, candidates) if candidates else None
+        # A target name is at most 2 letters longer or shorter (limit 2 at 9+ letters).
+        for length in range(max(4, len(name) - 2), len(name) + 3):
+            for i, t_name, t_letters in self._by_len.get(length, ()):
+                if i not in found and _typo_possible(name, letters, t_name, t_letters):
+                    found.add(i)
+        if not found:
+            return None
+        # In the protected list's order: `lookalike_of` answers with the first that fits.
+        return lookalike_of(host, [self._protected[i] for i in sorted(found)])
 
 
 def refine_kind(found: Lookalike) -> str:
