@@ -49,6 +49,9 @@ class VerdictPolicy(_Strict):
     suspicious_at: Severity = Severity.MEDIUM
     malicious_at: Severity = Severity.HIGH
     max_action: Action = Action.REMEDIATE  # cap on what any rule may ask for
+    # A weak sender signal and a weak link signal from different scanners make the
+    # message suspicious (service/corroborate.py).
+    corroborate: bool = True
 
 
 class BlastRadius(_Strict):

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from service import metrics
 from service.config import VerdictPolicy
+from service.corroborate import corroborated
 from service.model import (
     Action,
     Code,
@@ -151,7 +152,13 @@ def fold(message_id: str | None, findings: list[Finding], policy: VerdictPolicy,
 
     Rules in `test` or `nursery` status report findings but move neither label nor
     action: that is how a new rule earns trust in production before it can act.
+    With `policy.corroborate`, a weak sender signal and a weak link signal from two
+    scanners add one MEDIUM `corroborated` finding (service/corroborate.py).
     """
+    if policy.corroborate:
+        extra = corroborated(findings)
+        if extra is not None:
+            findings = [*findings, extra]
     top: Severity | None = None
     for f in findings:
         if f.status not in (None, "stable"):

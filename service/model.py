@@ -124,6 +124,8 @@ class Code(enum.StrEnum):
     FILE_SHARING = "file_sharing"
     LOGIN_PATH = "login_path"
     QR_CODE_URL = "qr_code_url"
+    # verdict policy (service/corroborate.py)
+    CORROBORATED = "corroborated"
 
 
 class RecipientSource(enum.StrEnum):

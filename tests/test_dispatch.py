@@ -98,6 +98,56 @@ def test_fold_thresholds_and_caps() -> None:
         is Action.ALERT
 
 
+def _low(scanner: str, code: Code) -> Finding:
+    return Finding(scanner=scanner, code=code, severity=Severity.LOW)
+
+
+def test_fold_corroborates_a_sender_and_a_link_signal_from_two_scanners() -> None:
+    p = VerdictPolicy()
+    pair = [_low("headers", Code.DMARC_FAIL), _low("urls", Code.URL_SHORTENER)]
+    v = fold(None, pair, p, 0)
+    assert (v.verdict, v.action, v.severity) == (
+        VerdictLabel.SUSPICIOUS, Action.ALERT, Severity.MEDIUM)
+    [extra] = [f for f in v.findings if f.code is Code.CORROBORATED]
+    assert extra.scanner == "verdict"
+    assert extra.evidence == ("sender: headers/dmarc_fail", "link: urls/url_shortener")
+    # A link inside a PDF counts as a link; Reply-To to free mail as a sender signal.
+    v = fold(None, [_low("headers", Code.REPLY_TO_FREEMAIL), _low("pdf", Code.PDF_URI)], p, 0)
+    assert v.verdict is VerdictLabel.SUSPICIOUS
+
+
+def test_fold_does_not_corroborate_weak_or_lone_signals() -> None:
+    p = VerdictPolicy()
+    clean = [
+        # Mailing lists: Reply-To to another domain, a broken DKIM, a shortener.
+        [_low("headers", Code.REPLY_TO_MISMATCH), _low("urls", Code.URL_SHORTENER)],
+        [_low("headers", Code.DKIM_FAIL), _low("headers", Code.SPF_FAIL),
+         _low("urls", Code.FREE_HOSTING)],
+        # Address syntax (a forwarder's odd Return-Path) is no sender claim.
+        [_low("headers", Code.INVALID_ADDRESS), _low("urls", Code.FREE_HOSTING)],
+        # Two link signals, or two sender signals: one kind only.
+        [_low("urls", Code.URL_SHORTENER), _low("pdf", Code.PDF_URI)],
+        [_low("headers", Code.DMARC_FAIL), _low("headers", Code.REPLY_TO_FREEMAIL)],
+        # INFO and not-yet-stable findings do not count.
+        [Finding(scanner="headers", code=Code.DMARC_FAIL, severity=Severity.INFO),
+         _low("urls", Code.URL_SHORTENER)],
+        [_low("headers", Code.DMARC_FAIL),
+         Finding(scanner="urls", code=Code.URL_SHORTENER, severity=Severity.LOW,
+                 status="nursery")],
+    ]
+    for findings in clean:
+        v = fold(None, findings, p, 0)
+        assert v.verdict is VerdictLabel.CLEAN, findings
+        assert not any(f.code is Code.CORROBORATED for f in v.findings)
+
+
+def test_fold_corroboration_can_be_switched_off() -> None:
+    pair = [_low("headers", Code.DMARC_FAIL), _low("urls", Code.LOOKALIKE_DOMAIN)]
+    v = fold(None, pair, VerdictPolicy(corroborate=False), 0)
+    assert v.verdict is VerdictLabel.CLEAN
+    assert len(v.findings) == 2
+
+
 def test_fold_ignores_rules_not_yet_stable() -> None:
     v = fold(None, [_f(Severity.CRITICAL, status="nursery", action=Action.REMEDIATE)],
              VerdictPolicy(), 0)

@@ -16,10 +16,10 @@ rule PHISH_Evasion_Text_InvisibleCharsInWords
 
     strings:
         // letter, invisible run, letter, invisible run, letter, invisible run, letter.
-        // Invisible: U+200B-U+200F, U+2060, U+FEFF, U+034F, U+00AD (UTF-8 bytes).
+        // Invisible: U+200B-U+200F, U+2060, U+2066-U+2069 (bidi isolates), U+FEFF, U+034F, U+00AD (UTF-8 bytes).
         // Four letters in a row each split off: a hyphenation hint (one soft hyphen per
         // word) or a preheader pad (invisible runs between spaces) never looks like this.
-        $x = /[A-Za-z](\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad| )*(\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)[A-Za-z](\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad| )*(\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)[A-Za-z](\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad| )*(\xe2\x80[\x8b-\x8f]|\xe2\x81\xa0|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)[A-Za-z]/
+        $x = /[A-Za-z](\xe2\x80[\x8b-\x8f]|\xe2\x81[\xa0\xa6-\xa9]|\xef\xbb\xbf|\xcd\x8f|\xc2\xad| )*(\xe2\x80[\x8b-\x8f]|\xe2\x81[\xa0\xa6-\xa9]|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)[A-Za-z](\xe2\x80[\x8b-\x8f]|\xe2\x81[\xa0\xa6-\xa9]|\xef\xbb\xbf|\xcd\x8f|\xc2\xad| )*(\xe2\x80[\x8b-\x8f]|\xe2\x81[\xa0\xa6-\xa9]|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)[A-Za-z](\xe2\x80[\x8b-\x8f]|\xe2\x81[\xa0\xa6-\xa9]|\xef\xbb\xbf|\xcd\x8f|\xc2\xad| )*(\xe2\x80[\x8b-\x8f]|\xe2\x81[\xa0\xa6-\xa9]|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)[A-Za-z]/
     condition:
         part_kind == "message"
         and $x
@@ -86,7 +86,9 @@ rule PHISH_Evasion_Text_LookalikeBrandSpelling
         $x1 = /\b(PaypaI|PayPaI|WaIIet|AppIe|GoogIe|OutIook|BiIling|HeIp ?desk)\b/
         $x2 = /\b(Iog ?in|Iogin|Iog-in|sign-ln|User ?lD|IDentity)\b/
         $x3 = /\b(IMP0RTANT|ACC0UNT|0FFICE|MICR0S0FT|PASSW0RD|INF0RMATI0N|N0TICE)\b/
-        $x4 = /\b(lmmediate|lmportant|lnvoice|Rnicrosoft|Arnazon)\b/
+        $x4 = /\b(lmmediate|lmportant|lnvoice|Rnicrosoft|Arnazon|lRS)\b/
+        // Pharmacy spam's lower-case l for I: VlAGRA, ClALlS.
+        $x5 = /\b(VlAGRA|V1AGRA|ClALlS|ClALIS|CIALlS|Vl4GRA)\b/
     condition:
         part_kind == "message"
         and any of them

@@ -121,3 +121,22 @@ rule PHISH_Impersonation_DisplayName_CelebrityOrProtocolCode
             or display_name matches /\s-\s[0-9]{10,}\s*$/
         )
 }
+
+rule PHISH_Impersonation_DisplayName_RoleOnFreemail
+{
+    meta:
+        id = "87d96eb6-0504-456b-a937-6160b759e5c6"
+        description = "Display name is a company role or desk (customer service, billing, security team, support, 'Your Order #') while the address is a free-mail account"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "credential_phishing"
+        tactic = "impersonation"
+
+    condition:
+        part_kind == "message"
+        // A person writes from gmail.com under their own name; a desk that bills,
+        // secures accounts or answers customers writes from its company's domain.
+        and sender_freemail
+        and display_name matches /(customer (service|care|support)|support team|help ?desk|service desk|billing|bill[ _]desk|accounts? (team|services|department)|security (team|department|alert|center|centre)|notifica(tion|\xc3\xa7\xc3\xa3o)|no-?reply|administrator|webmaster|mail ?delivery|postmaster|it (department|support|help ?desk)|central de atendimento|suporte|your order|order ?#|payment (department|team|center)|verification (team|department|center)|compliance (team|department)|fraud (team|department|prevention))/
+}

@@ -17,9 +17,14 @@ rule PHISH_Lure_Crypto_WalletOrClaim
     strings:
         $c1 = /\b(metamask|trust ?wallet|ledger|exodus|coinbase|binance|kraken|bittrex|celsius|ftx|opensea|uniswap|pancakeswap|zksync|arbitrum|aave|lido|ripple|xrp|usdt|usdc|tether|ethereum|\$?eth|bitcoin|btc|nft|web3|defi)\b/ nocase
         $a1 = /\b(airdrop|claim (your|now|the)|claims? (process|portal|form)|seed phrase|recovery phrase|secret (phrase|recovery)|private key|withdraw(al)?|unlock your wallet|verify your wallet|wallet (is|has been|will be) (suspended|restricted|locked|blocked|disabled)|(sync|validate|connect) your wallet|staking rewards?|allocation)\b/ nocase
+        // Wallet "re-verification": the exchange's name plus a mandatory check by a deadline.
+        $a2 = /\b(wallets?(\s|&nbsp;)(is|are)(\s|&nbsp;)not(\s|&nbsp;)(yet )?verified|unverified wallets?|must re-?identify|re-?identification|identification required|security scan|scan your device|(verify|update) your (wallet|device|recovery))\b/ nocase
+        // Linkless variant: "bitcoin details found in a lost bag", a funded "portfolio" with
+        // login details for a site named in the text: the reader is sent there by hand.
+        $a3 = /\b(bitcoin details I found|found in (the|a) lost bag|(portfolio|wallet) has been funded with)\b/ nocase
     condition:
         part_kind == "message"
-        and url_count > 0
-        and $c1 and $a1
+        and $c1
+        and ((url_count > 0 and ($a1 or $a2)) or $a3)
         and not sender_domain matches /(^|\.)(metamask|trustwallet|ledger|exodus|coinbase|binance|kraken|bittrex|opensea|uniswap|pancakeswap|zksync|arbitrum|aave|lido|ripple|tether|ethereum|ftx|kroll)\.[a-z.]+$/
 }

@@ -65,3 +65,28 @@ rule PHISH_Lure_Reward_PointsExpiring
         // The programmes' own domains.
         and not sender_domain matches /(^|\.)(livelo|bradesco|bb|itau|santander|caixa|esfera|smiles|latampass|mercadopago|mercadolivre|amazon|walmart|costco|starbucks|vivo|claro|nubank)\.[a-z.]+$/
 }
+
+rule PHISH_Lure_Reward_FreemailBalanceCredit
+{
+    meta:
+        id = "48a26a4a-523a-4e9c-850e-090f7dac78e3"
+        description = "A credited balance (+26,649$, 'balance has been replenished') from a free-mail account, with a link to a shared file or form"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "spam_scam"
+        tactic = "reward_lure"
+
+    strings:
+        // The amount the reader supposedly received, with the plus sign of a credit.
+        $credit1 = /\+ ?\d{1,3}([,.]\d{3})+ ?(\$|usd|eur|\xe2\x82\xac)|\+ ?(\$|\xe2\x82\xac) ?\d{1,3}([,.]\d{3})+/ nocase
+        $credit2 = /\b(balance|account) (has been|was) (replenished|credited|topped up)\b/ nocase
+        // The "details" sit in a shared file or form anyone can create.
+        $share = /https?:\/\/(drive|docs)\.google\.com\/(file|forms|document|drawings)\// nocase
+    condition:
+        part_kind == "message"
+        // No bank or payout service credits an account from a gmail.com address.
+        and sender_freemail
+        and any of ($credit*)
+        and $share
+}

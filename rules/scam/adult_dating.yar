@@ -21,6 +21,7 @@ rule SCAM_Lure_Dating_ExplicitInvite
         $s4 = /(ukrainische|russische) (sch(o|\xc3\xb6)nheit|frau|m(a|\xc3\xa4)dchen|singles)|(filles|femmes|beaut(e|\xc3\xa9)s) (ukrainiennes|russes)|(oekra(i|\xc3\xaf)ense|russische) (meisjes|vrouwen|schoonheden)/ nocase
         $s5 = /\b(see|view|watch) (my|her|their) (private )?(photos|pictures|pics|videos)\b|\b(meine|ihre) (fotos|bilder) (an)?sehen/ nocase
         $s6 = /\b(orgasm|orgazm|erotic|porn|nudes?|xxx)\b/ nocase
+        $s11 = /\bi (want|wanna) (to have |hard )?sex\b|\b(want|wanna) to have sex with you\b/ nocase
         // Dutch: the wave of "neighbour"/"photos"/"WhatsApp dating" mail.
         $s8 = /\b(neuken|neuk me|naaktfoto'?s|seksafspraak|sekscontact)\b/ nocase
         $s10 = /\b(sexy profielen|geen nepprofielen|spannende afspraak|vaste relatie|flirten (voor|met)|afspreken en ontmoeten|(oekra(i|\xc3\xaf)ens|russisch) meisje)\b/ nocase

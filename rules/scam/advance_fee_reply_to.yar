@@ -1,7 +1,9 @@
 /*
   Short advance-fee openers: two lines and a Reply-To at a free-mail account. The
   From is a hijacked company or university mailbox (it passes SPF); the conversation
-  is steered to a private address the fraudster controls.
+  is steered to a private address the fraudster controls. The second rule is the
+  one-line version sent straight from the free-mail account: "Mr. X has donated
+  $3,500,000.00 to you".
 */
 
 rule SCAM_Lure_AdvanceFee_ReplyToFreemailOffer
@@ -43,4 +45,28 @@ rule SCAM_Lure_AdvanceFee_ReplyToFreemailOffer
         and any of ($offer*)
         and not $fp1
         and (any of ($ask*) or subject matches /(urgent|respond|response|proposal|partnership|donat|claim|funds?)/)
+}
+
+rule SCAM_Lure_AdvanceFee_FreemailMillionsGift
+{
+    meta:
+        id = "bd4b9d7d-a417-4ba6-8209-12605cfb4165"
+        description = "A sum in the millions donated, awarded or left to the reader, from or replied to a free-mail account"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "advance_fee_fraud"
+        tactic = "social_engineering"
+
+    strings:
+        // $3,500,000.00 / US$ 1,500,000 / EUR 2.000.000: millions, written out.
+        $sum = /(us ?\$|usd ?|\$|eur ?|\xe2\x82\xac ?|\xc2\xa3 ?) ?\d{1,3}([,.]\d{3}){2,}/ nocase
+        $sum2 = /\b\d+(\.\d+)? ?(m|million) ?(usd|us dollars|dollars|euros?)\b/ nocase
+        // ...given to a stranger, which is the whole story.
+        $gift = /\b(has donated|have donated|(decided|wish|want) to donate|donation (of|to you)|for the purpose of charity|selected you to receive|you have been (selected|chosen|awarded)|to receive (a|the) sum|(won|awarded) (a|the) (sum|prize|lottery))\b/ nocase
+    condition:
+        part_kind == "message"
+        // A fortune is not given away from a free-mail account.
+        and (sender_freemail or reply_to_freemail)
+        and ($sum or $sum2) and $gift
 }
