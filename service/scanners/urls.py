@@ -42,7 +42,7 @@ from service.scanners.base import ScanContext
 from service.senderdata import Brand, load_brands
 from service.urls import hosts
 from service.urls import qr as qrcode
-from service.urls.collect import UrlCollector, resolve
+from service.urls.collect import UrlCollector, known_urls
 from service.urls.documents import attachment_links
 from service.urls.extract import Link, html_links, text_urls
 from service.urls.normalize import host_of, normalize_host
@@ -99,18 +99,37 @@ class _Hits:
                 for code, (sev, part, items) in self.by_code.items()]
 
 
+# Hosts whose (owned, lookalike) answer is remembered per configuration; past this the
+# memo starts over, so hostile mail with endless random hosts cannot grow it.
+MAX_HOST_MEMO = 16384
+
+
 @dataclass(frozen=True, slots=True)
 class _Protected:
     exact: frozenset[str]  # org, brand and extra domains: a host under one is theirs
     wildcard: tuple[Brand, ...]  # brands with "name.*" domains, checked the slow way
     domains: tuple[str, ...]  # org + brand domains, in lookalike_of's form
     index: LookalikeIndex
+    # host -> (owned, lookalike): a pure function of the host and this reference data,
+    # remembered because mail repeats hosts (trackers, CDNs, the brands themselves).
+    memo: dict[str, tuple[bool, Lookalike | None]] = field(
+        default_factory=dict, compare=False, hash=False)
 
     def owns(self, host: str) -> bool:
         labels = host.split(".")
         if any(".".join(labels[i:]) in self.exact for i in range(len(labels))):
             return True
         return any(b.owns(host) for b in self.wildcard)
+
+    def judge(self, host: str) -> tuple[bool, Lookalike | None]:
+        found = self.memo.get(host)
+        if found is None:
+            owned = self.owns(host)
+            found = (owned, None if owned else self.index.match(host))
+            if len(self.memo) >= MAX_HOST_MEMO:
+                self.memo.clear()
+            self.memo[host] = found
+        return found
 
 
 @functools.lru_cache(maxsize=8)
@@ -146,11 +165,13 @@ def _data_image(url: str) -> bytes | None:
 
 
 class _Scan:
-    def __init__(self, options: Options, protected: _Protected, host_lists: hosts.HostLists):
+    def __init__(self, options: Options, protected: _Protected, host_lists: hosts.HostLists,
+                 msg: ParsedMessage):
         self.options = options
         self.protected = protected
         self.hosts = host_lists
-        self.collector = UrlCollector(options.max_urls)
+        # The parser resolved these already: resolving is most of what a URL costs here.
+        self.collector = UrlCollector(options.max_urls, known_urls(msg.urls))
         self.hits = _Hits()
         self.images: list[tuple[str, bytes]] = []
 
@@ -171,8 +192,10 @@ class _Scan:
     def text_mismatch(self, link: Link, part: str) -> None:
         shown = domain_in_text(link.text)
         shown_host = normalize_host(shown) if shown else None
-        resolved = resolve(link.url)
-        if shown_host is None or resolved is None or resolved.opaque:
+        if shown_host is None:
+            return
+        resolved = self.collector.resolve(link.url)
+        if resolved is None or resolved.opaque:
             return
         target = host_of(resolved.url)
         if not target or same_site(shown_host, target):
@@ -189,14 +212,13 @@ class _Scan:
                 if not candidates and payload.lower().startswith("www."):
                     candidates = ["http://" + payload.split()[0]]
                 for raw in candidates[:4]:
-                    resolved = resolve(raw)
+                    resolved = self.collector.resolve(raw)
                     if resolved is None:
                         continue
                     self.collector.add(raw, part)
                     self.hits.add(Code.QR_CODE_URL, Severity.MEDIUM, part, resolved.url)
 
     def judge(self) -> None:
-        host_verdicts: dict[str, tuple[bool, Lookalike | None]] = {}
         for url in self.collector.urls():
             host = host_of(url.url)
             if not host:
@@ -206,10 +228,7 @@ class _Scan:
             if ip_host(host):
                 weak_host = True
                 self.hits.add(Code.IP_LITERAL_HOST, Severity.MEDIUM, part, evidence)
-            if host not in host_verdicts:
-                owned = self.protected.owns(host)
-                host_verdicts[host] = (owned, None if owned else self.protected.index.match(host))
-            owned, found = host_verdicts[host]
+            owned, found = self.protected.judge(host)
             if found is not None:
                 weak_host = True
                 kind = refine_kind(found)
@@ -226,7 +245,7 @@ class _Scan:
 
 def scan_sync(msg: ParsedMessage, options: Options, org: tuple[str, ...]) -> list[Finding]:
     protected = _protected(options.brands_file, tuple(options.brands), org)
-    state = _Scan(options, protected, hosts.load(options.hosts_file or None))
+    state = _Scan(options, protected, hosts.load(options.hosts_file or None), msg)
     for body in msg.bodies:
         if body.kind is PartKind.HTML:
             for link in html_links(body.text):

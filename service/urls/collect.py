@@ -17,6 +17,11 @@ from service.urls.unwrap import Unwrapped, could_wrap, unwrap
 MAX_URLS = 500
 
 
+def known_urls(urls: Iterable[Url]) -> dict[str, Unwrapped]:
+    """What each parsed URL as written resolved to, for `UrlCollector(known=...)`."""
+    return {u.original: Unwrapped(u.url, opaque=u.wrapped_by) for u in urls}
+
+
 def resolve(raw: str) -> Unwrapped | None:
     """Normalize then unwrap one URL as written; None when it is not a web URL."""
     host = canonical_host(raw)
@@ -29,12 +34,26 @@ def resolve(raw: str) -> Unwrapped | None:
 
 
 class UrlCollector:
-    """Accumulates unique URLs across the parts of one message, up to `limit`."""
+    """Accumulates unique URLs across the parts of one message, up to `limit`.
 
-    def __init__(self, limit: int = MAX_URLS) -> None:
+    `known` maps URLs as written to what they resolve to, when another pass over the
+    same message already did that work (the URL scanner passes the parser's
+    `ParsedMessage.urls`): resolving is most of the cost of adding a URL.
+    """
+
+    def __init__(self, limit: int = MAX_URLS, known: dict[str, Unwrapped] | None = None) -> None:
         self._limit = limit
         self._seen: dict[str, Url] = {}
         self._raw: set[str] = set()
+        self._resolved: dict[str, Unwrapped | None] = dict(known or {})
+
+    def resolve(self, raw: str) -> Unwrapped | None:
+        """`resolve(raw)`, done once per message for each URL as written."""
+        try:
+            return self._resolved[raw]
+        except KeyError:
+            found = self._resolved[raw] = resolve(raw)
+            return found
 
     @property
     def full(self) -> bool:
@@ -44,7 +63,7 @@ class UrlCollector:
         if self.full or raw in self._raw:
             return None
         self._raw.add(raw)
-        resolved = resolve(raw)
+        resolved = self.resolve(raw)
         if resolved is None:
             return None
         url = self._seen.get(resolved.url)

@@ -26,6 +26,8 @@ _DOMAIN_IN_TEXT = re.compile(
 
 def ip_host(host: str) -> str | None:
     """The IP address when the host is an IP literal (already normalized), else None."""
+    if ":" not in host and not host[-1:].isdigit():
+        return None  # an IPv4 literal ends in a digit, an IPv6 one has colons: most hosts
     try:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
