@@ -61,6 +61,7 @@ class GraphSettings:
     budget_window_s: float = 600.0
     timeout_s: float = 30.0
     max_retries: int = 10
+    max_throttle_wait_s: float = 300.0  # total time one call may spend waiting out 429s
     refresh_margin_s: float = 300.0  # refresh this long before expiry
 
     @property
@@ -192,7 +193,12 @@ class GraphClient:
                     params: dict[str, str] | None, raw: bool) -> GraphResponse:
         delay = 0.5
         refreshed = False
-        for attempt in range(self.settings.max_retries + 1):
+        attempt = -1
+        # A 429 is the server pacing us, not a fault: it does not use up a retry, only
+        # the throttle budget, so a busy tenant slows remediation down but never fails it.
+        throttle_deadline = time.monotonic() + self.settings.max_throttle_wait_s
+        while attempt < self.settings.max_retries:
+            attempt += 1
             await self._spend(mailbox)
             headers = {"Authorization": f"Bearer {await self.token()}", "Prefer": IMMUTABLE}
             try:
@@ -220,6 +226,12 @@ class GraphClient:
             if status == 401 and not refreshed:
                 refreshed = True  # expired or revoked early: one fresh token, then retry
                 await self.token(force=True)
+                continue
+            if status == 429 and time.monotonic() < throttle_deadline:
+                self.throttled += 1
+                attempt -= 1
+                await asyncio.sleep(retry_after(resp_headers, delay) + random.uniform(0, 0.05))
+                delay = min(delay * 2, 30.0)
                 continue
             if status in RETRY_STATUSES and attempt < self.settings.max_retries:
                 self.throttled += status == 429

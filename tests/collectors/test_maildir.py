@@ -222,7 +222,7 @@ async def test_enqueue_failure_retries_without_marking(tmp_path: Path, store: St
     assert sink.items == []
     assert os.listdir(path / "new") == ["x"]  # not marked: the enqueue did not happen
     await until(lambda: len(sink.items) == 1)
-    assert os.listdir(path / "new") == []
+    await until(lambda: os.listdir(path / "new") == [])  # marked right after the enqueue
     assert await store.queue_depth() == 1
 
 
