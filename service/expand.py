@@ -26,6 +26,7 @@ import asyncio
 import dataclasses
 import hashlib
 import mimetypes
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -52,6 +53,12 @@ _OLE_TYPES = frozenset({
     "application/vnd.ms-powerpoint",
 })
 _OOXML_PREFIX = "application/vnd.openxmlformats-officedocument."
+# pypdf finds embedded files through the catalog's /Names /EmbeddedFiles tree. In a PDF
+# without object streams or cross-reference streams every dictionary is plain text, so
+# that name is in the bytes unless written with #xx escapes: a PDF with none of these
+# has nothing for the pool to open, and most PDFs in mail are such (a round trip saved).
+_PDF_MARKERS = (b"EmbeddedFile", b"/ObjStm", b"/XRef")
+_PDF_ESCAPED_NAME = re.compile(rb"/[^\s/<>\[\]()%{}]*#[0-9a-fA-F]{2}")
 
 _SEVERITY = {
     Code.ARCHIVE_BOMB: Severity.MEDIUM,
@@ -74,10 +81,16 @@ def container_kind(att: Attachment, decrypted: bool = False) -> str | None:
     if sniffed in _OLE_TYPES:
         return "office"
     if sniffed == "application/pdf":
-        return "pdf"
+        return "pdf" if _pdf_may_embed(att.data) else None
     if decrypted and sniffed.startswith(_OOXML_PREFIX):
         return "ooxml"
     return None
+
+
+def _pdf_may_embed(data: bytes) -> bool:
+    if any(marker in data for marker in _PDF_MARKERS):
+        return True
+    return b"#" in data and _PDF_ESCAPED_NAME.search(data) is not None
 
 
 def _finding(code: Code, part: str, *evidence: str, severity: Severity | None = None) -> Finding:

@@ -171,3 +171,18 @@ async def test_a_hanging_task_is_killed_at_its_timeout() -> None:
         await pool.run(time.sleep, 30, timeout=0.5)
     assert time.perf_counter() - started < 3
     assert await pool.run(len, b"abc", timeout=5) == 3  # the pool still works
+
+
+def test_pdf_goes_to_the_pool_only_when_it_may_hold_an_embedded_file() -> None:
+    def att(data: bytes) -> Attachment:
+        return Attachment("2", "doc.pdf", "application/pdf", "application/pdf", len(data),
+                          "", data)
+
+    assert expand.container_kind(att(d.pdf(embedded={"a.txt": b"x"}))) == "pdf"
+    assert expand.container_kind(att(d.pdf(uri="https://example.test/"))) is None
+    plain = d.pdf()
+    # Where a byte search could miss the name tree, the pool still looks.
+    hidden = plain.replace(b"%%EOF", b"1 0 obj <</Type /ObjStm>> endobj\n%%EOF")
+    escaped = plain.replace(b"%%EOF", b"<</Embedded#46iles 2 0 R>>\n%%EOF")
+    assert expand.container_kind(att(hidden)) == "pdf"
+    assert expand.container_kind(att(escaped)) == "pdf"
