@@ -35,6 +35,7 @@ Limitations: no DNS, so a domain that cannot receive mail is not seen; the
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -100,8 +101,22 @@ class Mailbox:
 
 
 def _check(address: str, deliverability: bool) -> str | None:
+    if not deliverability:
+        return _check_syntax(address)
     try:
         validate_email(address, check_deliverability=deliverability, allow_smtputf8=True,
+                       allow_quoted_local=True, allow_domain_literal=True)
+    except EmailNotValidError as exc:
+        return str(exc)[:120]
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_syntax(address: str) -> str | None:
+    # Syntax only (no DNS): a pure function of the string, and the same address comes
+    # back in From, Sender and Return-Path and in message after message.
+    try:
+        validate_email(address, check_deliverability=False, allow_smtputf8=True,
                        allow_quoted_local=True, allow_domain_literal=True)
     except EmailNotValidError as exc:
         return str(exc)[:120]
