@@ -175,7 +175,13 @@ class SqliteStore(SqliteResponseMixin):
             raise RuntimeError("SqliteStore is not open")
 
         def run() -> T:
-            return fn(self._conn, *args, **kwargs)  # type: ignore[arg-type]
+            result = fn(self._conn, *args, **kwargs)  # type: ignore[arg-type]
+            if isinstance(result, sqlite3.Cursor):
+                # Close in this thread: a cursor freed later on the event loop's thread
+                # resets its statement while this thread uses the connection, which
+                # SQLite reports as "bad parameter or other API misuse".
+                result.close()
+            return result
 
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, run)

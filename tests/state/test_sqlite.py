@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service.state import QueueItem, SqliteStore, StoreUnavailable
+from service.state import QueueItem, SqliteStore, StoreUnavailable, open_store
 
 
 @pytest.fixture
@@ -168,5 +168,23 @@ async def test_audit_is_trimmed_to_its_cap(tmp_path: Path) -> None:
     await store.open()  # housekeeping runs at open and every 1000 writes
     try:
         assert [e["n"] for e in await store.list_audit(100)] == list(range(29, 19, -1))
+    finally:
+        await store.close()
+
+
+async def test_cursors_never_outlive_the_store_thread(tmp_path: Path) -> None:
+    """Regression: cursors returned to the event loop and freed there raced the store
+    thread ("bad parameter or other API misuse") under concurrent writes."""
+    store = open_store(f"sqlite:///{tmp_path / 'race.db'}")
+    await store.open()
+    try:
+        async def one(i: int) -> None:
+            await store.index_add([(f"t{i}-{j}", f"k{i}") for j in range(20)], 100)
+            await store.add_event(f"k{i}", f"e{i}", {"ts": 1.0}, 100)
+            await store.get_verdict(f"k{i}")
+
+        results = await asyncio.gather(*(one(i) for i in range(400)),
+                                       return_exceptions=True)
+        assert [r for r in results if r is not None] == []
     finally:
         await store.close()
