@@ -46,8 +46,10 @@ rule PHISH_Evasion_Text_MixedScriptHomoglyph
         // Greek lower-case (CE/CF) or Latin-alpha/IPA (C9/CA) letter inside one word:
         // real Russian or Greek text is written in its own script, not spliced into
         // Latin words, and these letters are chosen because they look like a, e, o, c.
-        and (display_name matches /[a-z][\xd0\xd1\xc9\xca][\x80-\xbf]|[\xd0\xd1\xc9\xca][\x80-\xbf][a-z]/
-             or subject matches /[a-z][\xd0\xd1\xc9\xca][\x80-\xbf]|[\xd0\xd1\xc9\xca][\x80-\xbf][a-z]/)
+        // Greek letters arrive lower-cased (the externals are), so a capital Kappa in
+        // "(\u039aYC)" is CE BA here; micro (CE BC) is left out for "5\u03bcm".
+        and (display_name matches /[a-z]([\xd0\xd1\xc9\xca][\x80-\xbf]|\xce[\xb1-\xbb\xbd-\xbf]|\xcf[\x80-\x89])|([\xd0\xd1\xc9\xca][\x80-\xbf]|\xce[\xb1-\xbb\xbd-\xbf]|\xcf[\x80-\x89])[a-z]/
+             or subject matches /[a-z]([\xd0\xd1\xc9\xca][\x80-\xbf]|\xce[\xb1-\xbb\xbd-\xbf]|\xcf[\x80-\x89])|([\xd0\xd1\xc9\xca][\x80-\xbf]|\xce[\xb1-\xbb\xbd-\xbf]|\xcf[\x80-\x89])[a-z]/)
 }
 
 rule PHISH_Evasion_Text_MathAlphanumeric
@@ -83,7 +85,7 @@ rule PHISH_Evasion_Text_LookalikeBrandSpelling
 
     strings:
         // Case-sensitive on purpose: the capital I standing in for a lower-case l is the tell.
-        $x1 = /\b(PaypaI|PayPaI|WaIIet|AppIe|GoogIe|OutIook|BiIling|HeIp ?desk)\b/
+        $x1 = /\b(PaypaI|PayPaI|WaIIet|AppIe|GoogIe|OutIook|BiIling|HeIp ?desk|Iedger|LEDGEr)\b/
         $x2 = /\b(Iog ?in|Iogin|Iog-in|sign-ln|User ?lD|IDentity)\b/
         $x3 = /\b(IMP0RTANT|ACC0UNT|0FFICE|MICR0S0FT|PASSW0RD|INF0RMATI0N|N0TICE)\b/
         $x4 = /\b(lmmediate|lmportant|lnvoice|Rnicrosoft|Arnazon|lRS)\b/
@@ -139,8 +141,9 @@ rule PHISH_Evasion_Text_CombiningMarkSplice
 
     strings:
         // Overlays U+0334-U+0338, Syriac marks U+0730-U+074A, both after Latin letters,
-        // three letters in a row. Accents a language needs (U+0300-U+0333) are not here.
-        $x = /[A-Za-z](\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])[A-Za-z]?(\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])[A-Za-z]?(\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])/
+        // three times within a word or a dotted domain ("am\u073fazo\u073fn.\u073fc\u073fom"): up to three
+        // letters or dots between marks. Accents a language needs (U+0300-U+0333) are not here.
+        $x = /[A-Za-z](\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])[A-Za-z.]{0,3}(\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])[A-Za-z.]{0,3}(\xcc[\xb4-\xb8]|\xdc[\xb0-\xbf]|\xdd[\x80-\x8a])/
     condition:
         part_kind == "message"
         and ($x
@@ -193,4 +196,23 @@ rule PHISH_Evasion_Css_OffscreenPush
     condition:
         part_kind == "message"
         and any of them
+}
+
+rule PHISH_Evasion_Filename_InvisibleChars
+{
+    meta:
+        id = "d7a4c1e2-5b3f-4a8e-9c60-7e2f1b8d4a53"
+        description = "Attachment file name holds invisible or direction-changing characters (zero-width, grapheme joiner, soft hyphen, bidi controls)"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "evasion"
+        tactic = "obfuscation"
+
+    condition:
+        part_kind == "attachment"
+        // Nobody types these into a file name: they break hash and name matching
+        // ("reviewdocument\u034f\u034f.pdf") or flip how the extension reads (U+202E).
+        // ZWJ (E2 80 8D) is left out: emoji sequences use it.
+        and filename matches /(\xe2\x80[\x8b\x8c\x8e\x8f\xaa-\xae]|\xe2\x81[\xa0\xa6-\xa9]|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)/
 }

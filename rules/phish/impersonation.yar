@@ -31,8 +31,8 @@ rule PHISH_Impersonation_Brand_DisplayNameMismatch
                 and not sender_domain matches /(^|\.)paypal\.[a-z.]+$/)
             or (display_name matches /\b(apple ?id|apple support|icloud|itunes)\b/
                 and not sender_domain matches /(^|\.)(apple|icloud|itunes)\.com$/)
-            or (display_name matches /\bamazon\b/
-                and not sender_domain matches /(^|\.)amazon\.[a-z.]+$/)
+            or (display_name matches /\b(amazon|prime('s)? video)\b/
+                and not sender_domain matches /(^|\.)(amazon|primevideo)\.[a-z.]+$/)
             or (display_name matches /\bnetflix\b/
                 and not sender_domain matches /(^|\.)netflix\.com$/)
             or (display_name matches /\b(facebook|instagram|whatsapp)\b/
@@ -139,4 +139,66 @@ rule PHISH_Impersonation_DisplayName_RoleOnFreemail
         // secures accounts or answers customers writes from its company's domain.
         and sender_freemail
         and display_name matches /(customer (service|care|support)|support team|help ?desk|service desk|billing|bill[ _]desk|accounts? (team|services|department)|security (team|department|alert|center|centre)|notifica(tion|\xc3\xa7\xc3\xa3o)|no-?reply|administrator|webmaster|mail ?delivery|postmaster|it (department|support|help ?desk)|central de atendimento|suporte|your order|order ?#|payment (department|team|center)|verification (team|department|center)|compliance (team|department)|fraud (team|department|prevention))/
+}
+
+rule PHISH_Impersonation_Tenant_LureOnSharedServiceDomain
+{
+    meta:
+        id = "0c3b9f57-2d7e-4f0e-8f3a-6a1d4c9e2b31"
+        description = "A crypto or brand name in the display name, account or claim pressure in the subject, sent from a throwaway tenant of a shared service (*.onmicrosoft.com, *.zendesk.com, *.freshdesk.com)"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "credential_phishing"
+        tactic = "impersonation"
+
+    condition:
+        part_kind == "message"
+        // Anyone can open a Microsoft 365 trial or a help-desk tenant in minutes and
+        // send from it with valid SPF/DKIM; companies send from their own domain.
+        and sender_domain matches /\.(onmicrosoft\.com|zendesk\.com|freshdesk\.com|zohodesk\.com)$/
+        // The name borrows a wallet, exchange or brand...
+        and display_name matches /(airdrop|wallet|trust ?wal|metamask|ledger|coinbase|binance|crypto|token|nft|uni(swap)?\b|paypal|microsoft|office ?365|outlook|apple|icloud|amazon|netflix|docusign|dhl|fedex|usps|bank)/
+        // ...and the subject presses for a claim or an account check. A real help-desk
+        // reply is about the reader's own ticket.
+        and subject matches /(claim|airdrop|verif|suspen|urgent|unusual|locked|restrict|disabled|reward|bonus|expire)/
+}
+
+rule PHISH_Impersonation_QuotedHeader_BrandForeignAddress
+{
+    meta:
+        id = "4e7f2a90-93c1-4b7b-a0f5-2c5d8e1f6a42"
+        description = "A forwarded or quoted message whose quoted From line shows a brand or government name with an address outside that brand's domains"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "credential_phishing"
+        tactic = "impersonation"
+
+    strings:
+        // Quoted From lines as mail clients write them in forwards and replies:
+        // "From:/De:/Von:/Van:/Da: <brand ...> <address>", plain or HTML (the colon may
+        // close a <b>, < may be &lt;). The display name must START with the brand, so
+        // "John Norton" is a person. Per brand, $q counts quoted From lines naming it and
+        // $own those whose address has the brand inside its domain (generous on purpose:
+        // ESP and country domains such as dhlparcel.co.uk count as own). More of the
+        // first means one came from elsewhere. People forward real brand mail: that is $own.
+        $q_sec = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(McAfee|Norton|Geek ?Squad|Avast)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@[a-z0-9.-]{1,80}/ nocase
+        $own_sec = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(McAfee|Norton|Geek ?Squad|Avast)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@([a-z0-9-]{1,40}\.)*[a-z0-9-]{0,20}(mcafee|norton|nortonlifelock|geeksquad|bestbuy|avast)[a-z0-9-]{0,20}\.[a-z.]{2,10}/ nocase
+        $q_ms = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(Microsoft|Office ?365|OneDrive|SharePoint)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@[a-z0-9.-]{1,80}/ nocase
+        $own_ms = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(Microsoft|Office ?365|OneDrive|SharePoint)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@([a-z0-9-]{1,40}\.)*[a-z0-9-]{0,20}(microsoft|office|outlook|live|onedrive|sharepoint|microsoftonline)[a-z0-9-]{0,20}\.[a-z.]{2,10}/ nocase
+        // Exchange writes its own notices (NDRs, test messages) as "Microsoft Outlook"
+        // from the organisation's MicrosoftExchange<hex> or postmaster mailbox.
+        $fp_ms = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?Microsoft Outlook[^\r\n<&@]{0,20}(<|&lt;)(MicrosoftExchange[0-9a-f]{32}|postmaster)@/ nocase
+        $q_pay = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(PayPal|Amazon|Prime Video|Netflix|Apple ?ID|Apple Support|iCloud|Facebook|FB-support|Instagram|DocuSign)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@[a-z0-9.-]{1,80}/ nocase
+        $own_pay = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(PayPal|Amazon|Prime Video|Netflix|Apple ?ID|Apple Support|iCloud|Facebook|FB-support|Instagram|DocuSign)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@([a-z0-9-]{1,40}\.)*[a-z0-9-]{0,20}(paypal|amazon|primevideo|netflix|apple|icloud|facebook|facebookmail|instagram|meta|docusign)[a-z0-9-]{0,20}\.[a-z.]{2,10}/ nocase
+        $q_ship = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(DHL|FedEx|USPS|Correios|Currys)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@[a-z0-9.-]{1,80}/ nocase
+        $own_ship = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(DHL|FedEx|USPS|Correios|Currys)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@([a-z0-9-]{1,40}\.)*[a-z0-9-]{0,20}(dhl|fedex|usps|correios|currys)[a-z0-9-]{0,20}\.[a-z.]{2,10}/ nocase
+        // Tax and government names on someone else's address ("[GovBR] Receita Federal").
+        $q_gov = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(GovBR|gov\.br|Receita Federal|Minist(e|\xc3\xa9)rio da Fazenda|IRS|HMRC)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@[a-z0-9.-]{1,80}/ nocase
+        $own_gov = /(From|De|Von|Van|Da):(<\/[a-z]{1,4}>)?[ \t*]{1,4}"?\[?(GovBR|gov\.br|Receita Federal|Minist(e|\xc3\xa9)rio da Fazenda|IRS|HMRC)\b[^\r\n<&@]{0,80}(<|&lt;)[a-z0-9._%+-]{1,64}@([a-z0-9-]{1,40}\.)*[a-z0-9-]{0,20}(gov|irs|hmrc|receita|fazenda)[a-z0-9-]{0,20}\.[a-z.]{2,10}/ nocase
+    condition:
+        part_kind == "message"
+        and (#q_sec > #own_sec or #q_ms > #own_ms + #fp_ms or #q_pay > #own_pay
+             or #q_ship > #own_ship or #q_gov > #own_gov)
 }

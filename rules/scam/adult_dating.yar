@@ -17,11 +17,15 @@ rule SCAM_Lure_Dating_ExplicitInvite
     strings:
         $s1 = /\b(hot|sexy|naked|horny|lonely) (girls?|women|woman|ladies|singles|wives|milfs?|brides?)\b/ nocase
         $s2 = /\b(ukrainian|russian|asian|latin|local) (beaut(y|ies)|girls?|women|woman|brides?|singles|wives)\b/ nocase
-        $s3 = /\b(sex ?dating|casual sex|hook ?up|one night stand|sex ?date|fuck ?buddy|looking for (a )?lover|nackte frauen|reife ?frauen|geile (m(a|\xc3\xa4)dchen|frauen)|m(a|\xc3\xa4)dchen warten)\b/ nocase
+        $s3 = /\b(sex ?dating|casual sex|hook ?up|one[- ]night stand|sex ?date|fuck ?buddy|looking for (a )?lover|nackte frauen|reife ?frauen|geile (m(a|\xc3\xa4)dchen|frauen)|m(a|\xc3\xa4)dchen warten)\b/ nocase
         $s4 = /(ukrainische|russische) (sch(o|\xc3\xb6)nheit|frau|m(a|\xc3\xa4)dchen|singles)|(filles|femmes|beaut(e|\xc3\xa9)s) (ukrainiennes|russes)|(oekra(i|\xc3\xaf)ense|russische) (meisjes|vrouwen|schoonheden)/ nocase
         $s5 = /\b(see|view|watch) (my|her|their) (private )?(photos|pictures|pics|videos)\b|\b(meine|ihre) (fotos|bilder) (an)?sehen/ nocase
         $s6 = /\b(orgasm|orgazm|erotic|porn|nudes?|xxx)\b/ nocase
         $s11 = /\bi (want|wanna) (to have |hard )?sex\b|\b(want|wanna) to have sex with you\b/ nocase
+        $s12 = /\b(suck (your|my)|adult (entertainment|fun|contacts?)|(girls|women|ladies|singles) in your (city|area|town))\b/ nocase
+        // Dutch WhatsApp-group wave: "vrouwen ontmoeten", "de heetste avonturen".
+        $s13 = /\b((vrouwen|singles|meiden) ontmoeten|ontmoeten via whatsapp|whatsapp-nummers van singles)\b/ nocase
+        $s14 = /\b(heetste avonturen|spannende contacten|ruimdenkende vrouwen|geile (vrouwen|meiden))\b/ nocase
         // Dutch: the wave of "neighbour"/"photos"/"WhatsApp dating" mail.
         $s8 = /\b(neuken|neuk me|naaktfoto'?s|seksafspraak|sekscontact)\b/ nocase
         $s10 = /\b(sexy profielen|geen nepprofielen|spannende afspraak|vaste relatie|flirten (voor|met)|afspreken en ontmoeten|(oekra(i|\xc3\xaf)ens|russisch) meisje)\b/ nocase
@@ -32,6 +36,8 @@ rule SCAM_Lure_Dating_ExplicitInvite
         and url_count > 0
         and (
             2 of ($s*)
+            // A stranger writing "I want to have sex with you" needs no second phrase.
+            or $s11
             // Dating words in the subject or the sender's name make one phrase enough.
             or subject matches /\b(sex|dating|singles|hot date|lover|frauen|m(a|\xc3\xa4)dchen|meisjes|filles|femmes)\b/
                and any of ($s1, $s2, $s3, $s4, $s5)

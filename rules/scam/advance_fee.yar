@@ -35,6 +35,23 @@ rule SCAM_Lure_AdvanceFee_FundsStory
         // Sums in the millions, written out: US$5,000,000.00, $2,500,000, EUR 3.500.000
         $s18 = /(us ?\$|usd ?|\$|eur ?|\xe2\x82\xac ?|\xc2\xa3 ?)\d{1,3}([,.]\d{3}){2,}/ nocase
         $s19 = /\b(security company|diplomatic (agent|courier)|clearance (fee|certificate)|western union|moneygram|fund (release|owner))\b/ nocase
+        // The dying donor and the dead depositor: "deposited it in a bank before his
+        // sudden death", "I am childless", "before I die" (first person: a charity's
+        // memorial appeal tells someone else's story).
+        $s20 = /\b((i am|i'm) childless|(my )?days are numbered|may not live beyond|before i die|(deposited|left) (it|the (funds?|money|sum))[^.]{0,40}before (his|her) (sudden )?death)\b/ nocase
+        // The reader's cut: "30% of this funds is your commission", "use 50% for yourself".
+        $s21 = /\b\d{1,2} ?% of (this|the|these|my) (funds?|money|sum)|\b\d{1,2} ?% for (yourself|you)\b|\byour commission\b/ nocase
+        $s22 = /\b(hitch[- ]free|free risk|no risks? (involved|attached)|100% (genuine|legal|safe|guaranteed))\b/ nocase
+        // The abandoned cash consignment at an airport, held for "non inspection fees".
+        $s23 = /\b(abandoned|unclaimed|undeclared) (shipment|consignment|package|trunk|boxes)|metal trunk box|undisclosed sum of money/ nocase
+        $s27 = /\b(non[- ]inspection (fees?|documents?)|financial gratification|yellow tag)\b/ nocase
+        // "someone with a simple profile like yourself": chosen because unknown.
+        $s28 = /\b(simple|low|clean) profile like (you|yourself)|someone like you(rself)? to (help|assist|receive|manage)\b/ nocase
+        $s24 = /\b(help|assist) (her|him|them|us) (to )?(move|receive|manage|reinvest|invest|transfer)|confidential client\b/ nocase
+        // "An investment partner in your country": the stranger's money needs the
+        // reader's country, which a real investor would have named.
+        $s25 = /\b(partner|invest(ed|ment)?|relocate|transfer(red)?)\s+in\s+your\s+country\b/ nocase
+        $s26 = /\bsend (you )?(more|the|further) details (once|as soon as|when) i (receive|get|hear)/ nocase
     condition:
         part_kind == "message"
         // Three different phrases: one of them turns up in news and lists; a story

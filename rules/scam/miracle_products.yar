@@ -19,7 +19,9 @@ rule SCAM_Lure_Product_DietPharmacy
         // A drug name alone is news; a drug name with a price or an order is a shop.
         $x1 = /\b(viagra|cialis|c!al!s|v1agra|levitra|kamagra)\b[^\n]{0,60}(\$|\xe2\x82\xac|price|cost|discount|cheap|per pill|order|abatement|rabatt)/ nocase
         $x2 = /\b(keto ?(x?plode|gummies|diet|burn)|ketoxplode|fat ?burn(er|ing)|carb ritual|weight[- ]loss (gummies|pills?|miracle|secret)|gewichtsverlust|gewichtsreduktion|schlankheits|perte de poids|gewichtsverlies|perda de peso|afvallen)/ nocase
-        $x3 = /\b(lose|lost|verliert|perdu|verlies|verloren|perdeu) \d{1,3}([.,]\d)? ?(kg|lbs?|pounds|pond|kilo)/ nocase
+        $x3 = /\b(lose|lost|losing|dropped|shed|verliert|perdu|verlies|verloren|perdeu) \d{1,3}([.,]\d)? ?(kg|lbs?|pounds|pond|kilo)/ nocase
+        // "Weight-loss doubling trick", "40 pounds lighter": the miracle, not the product.
+        $x5 = /\b(weight[- ]loss[- ](doubling|trick|hack)|\d{2} (pounds|lbs|kg|kilos) lighter|fat[- ]loss hormones?|belly fat (melt|trick|gone))/ nocase
         $x4 = /\b(skin tags?|tinnitus|nail fungus|blood sugar|erectile) (remov|cure|fix|solution|gone)/ nocase
     condition:
         part_kind == "message"
