@@ -112,6 +112,7 @@ class Code(enum.StrEnum):
     REPLY_TO_FREEMAIL = "reply_to_freemail"
     SENDER_LOOKALIKE = "sender_lookalike"
     FIRST_TIME_SENDER = "first_time_sender"
+    SENDER_FREEMAIL = "sender_freemail"  # INFO fact; service/corroborate.py pairs it
     # indicators
     INDICATOR_MATCH = "indicator_match"
     # urls

@@ -18,7 +18,9 @@ Options:
 Outputs (codes): invalid_address (From, Reply-To, Return-Path, Sender syntax),
   spf_fail, dkim_fail, dmarc_fail (also Exchange Online's compauth=fail),
   display_name_vip, display_name_brand, reply_to_mismatch, reply_to_freemail,
-  sender_lookalike (From domain imitating an organisation domain), first_time_sender.
+  sender_lookalike (From domain imitating an organisation domain), first_time_sender,
+  sender_freemail (INFO: the From domain is on the free-mail list; a fact for the verdict
+  policy in service/corroborate.py, never a signal here).
 Severity: every signal alone is LOW (real mail trips each of them: mailing lists
   rewrite Reply-To and break DKIM, people write from home), except a VIP's name or a
   lookalike of our own domain from outside, or a brand's name on a free-mail address
@@ -309,4 +311,11 @@ async def scan(msg: ParsedMessage, options: Options, ctx: ScanContext) -> list[F
                      findings)
     if sender is not None and sender.valid and external:
         await _first_time(sender, options, ctx, findings)
-    return _escalate(findings)
+    findings = _escalate(findings)
+    if (sender is not None and sender.valid and external
+            and sender.domain in load_domain_list(options.freemail_file)):
+        # A fact, not a signal (people write from home): INFO, outside the escalation
+        # above; only the verdict policy pairs it with a link hidden in a PDF.
+        findings.append(Finding(scanner=NAME, code=Code.SENDER_FREEMAIL, severity=Severity.INFO,
+                                part="headers", evidence=(f"from: {sender.address}",)))
+    return findings

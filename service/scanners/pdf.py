@@ -9,7 +9,11 @@ Outputs:
 - `pdf_embedded_file` (low): embedded files; the expander (service/expand.py) feeds them
   back through every scanner as derived attachments.
 - `pdf_uri` (low): URI actions; evidence lists the URIs (bounded). The urls scanner
-  reads link annotations itself.
+  reads link annotations itself, but only from uncompressed objects.
+- `url_shortener`, `free_hosting`, `file_sharing` (low): the URI actions found here,
+  classified with the security team's host lists (service/data/url_hosts.yaml), so that
+  links the urls scanner cannot see (compressed object streams) still count as link
+  signals for the verdict policy (service/corroborate.py).
 Structure is read with pypdf in the process pool; a raw keyword scan (hex escapes in
 names decoded, as pdfid does) backs it up for objects the structural walk cannot reach.
 Limitations: JavaScript is reported, not run or deobfuscated; keywords inside
@@ -24,6 +28,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from service import procpool
 from service.model import (
@@ -34,6 +39,7 @@ from service.model import (
     bounded_evidence,
 )
 from service.scanners.base import ScanContext
+from service.urls import hosts
 
 NAME = "pdf"
 
@@ -177,4 +183,25 @@ async def scan(msg: ParsedMessage, options: Options, ctx: ScanContext) -> list[F
             Finding(scanner=NAME, code=Code(code), severity=Severity(sev), part=att.part_id,
                     evidence=bounded_evidence(list(ev)))
             for code, sev, ev in events)
+        for code, _sev, ev in events:
+            if code == Code.PDF_URI.value:
+                findings.extend(classify_links(ev, att.part_id))
     return findings
+
+
+def classify_links(uris: tuple[str, ...], part: str | None) -> list[Finding]:
+    """LOW url_shortener / free_hosting / file_sharing findings for a PDF's URI actions."""
+    lists = hosts.load()
+    found: dict[str, list[str]] = {}
+    for uri in uris:
+        try:
+            host = (urlsplit(uri.strip()).hostname or "").rstrip(".")
+        except ValueError:
+            continue  # hostile URI strings: not a link anyone can follow
+        if not host:
+            continue
+        for category in lists.categories(host):
+            found.setdefault(category, []).append(uri)
+    return [Finding(scanner=NAME, code=Code(category), severity=Severity.LOW, part=part,
+                    evidence=bounded_evidence([f"pdf link: {u}" for u in urls]))
+            for category, urls in found.items()]

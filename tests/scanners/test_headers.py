@@ -178,7 +178,7 @@ async def test_first_time_sender_is_counted_in_the_store(store: Any) -> None:
     # free-mail: by address, since the domain says nothing
     assert Code.FIRST_TIME_SENDER in await run(message(from_address="x@gmail.com"), store)
     assert Code.FIRST_TIME_SENDER in await run(message(from_address="y@gmail.com"), store)
-    assert await run(message(from_address="x@gmail.com"), store) == {}
+    assert Code.FIRST_TIME_SENDER not in await run(message(from_address="x@gmail.com"), store)
     # our own people are never "new senders"
     assert await run(message(from_address="me@trawlercorp.example"), store) == {}
     by_addr = await run(message(from_address="c@newco.example"), store, first_time_by="address")
@@ -210,3 +210,16 @@ async def test_hostile_headers_never_crash(from_value: str, reply: str, ar: str)
                     ("Return-Path", reply))
     for f in (await run(msg, vip_names=("Jane Doe",))).values():
         assert len(f.evidence) <= 8 and all(len(e) <= 200 for e in f.evidence)
+
+
+async def test_free_mail_sender_is_an_info_fact_only() -> None:
+    found = await run(message(from_display="Alice", from_address="alice.home@gmail.com"))
+    assert set(found) == {Code.SENDER_FREEMAIL}
+    assert found[Code.SENDER_FREEMAIL].severity is Severity.INFO
+    assert found[Code.SENDER_FREEMAIL].evidence == ("from: alice.home@gmail.com",)
+    # It never raises the other findings' severity (people write from home).
+    found = await run(message(from_display="Alice", from_address="alice.home@gmail.com",
+                              headers=(("Reply-To", "alice@elsewhere.example"),)))
+    assert found[Code.REPLY_TO_MISMATCH].severity is Severity.LOW
+    assert Code.SENDER_FREEMAIL not in await run(
+        message(from_display="Alice", from_address="alice@company.example"))

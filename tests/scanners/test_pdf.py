@@ -47,3 +47,21 @@ async def test_hex_escaped_keyword_in_an_unparseable_pdf_is_still_seen() -> None
     broken = b"%PDF-1.7\n1 0 obj << /S /J#61vaScript /J#53 (app.alert(1)) >>\n%%garbage"
     found = await scan_pdf(broken)
     assert found[Code.PDF_JAVASCRIPT].severity is Severity.MEDIUM
+
+
+async def test_pdf_links_are_classified_with_the_host_lists() -> None:
+    # The urls scanner cannot read URIs inside compressed object streams; the pdf
+    # scanner's structural walk can, and classifies them for the verdict policy.
+    found = await scan_pdf(d.pdf(uri="https://bit.ly/3abcDEF"))
+    assert found[Code.URL_SHORTENER].severity is Severity.LOW
+    assert found[Code.URL_SHORTENER].evidence == ("pdf link: https://bit.ly/3abcDEF",)
+    assert found[Code.URL_SHORTENER].scanner == "pdf"
+    found = await scan_pdf(d.pdf(uri="https://docs.google.com/drawings/d/1EU6/preview"))
+    assert Code.FREE_HOSTING in found
+    # A CV's link to a profile page is no signal.
+    found = await scan_pdf(d.pdf(uri="https://www.linkedin.com/in/someone"))
+    assert set(found) == {Code.PDF_URI}
+
+
+def test_link_classification_survives_junk_uris() -> None:
+    assert pdf.classify_links(("http://[::1", "", "not a url", "mailto:a@b.example"), "2") == []
