@@ -117,6 +117,9 @@ rule PHISH_Evasion_Header_MultipleFromMailboxes
         $x3 = /(^|\n)From:[ \t]*[^"<>,\r\n@]{1,80},[ \t]*[^,<>"\r\n@]{1,40}<[^>\r\n]+@/ nocase
         // An empty address <> in From is never a real sender.
         $x2 = /(^|\n)From:[^\r\n]{0,120}<>/ nocase
+        // An angle address opened twice, "Name <junk@<real@domain>": parsers disagree on
+        // which mailbox it is, and no mail program writes it.
+        $x4 = /(^|\n)From:[^\r\n]{0,120}<[^<>\r\n]{0,64}</ nocase
         $blank = /\n\r?\n/
     condition:
         part_kind == "message"
@@ -125,7 +128,8 @@ rule PHISH_Evasion_Header_MultipleFromMailboxes
         // quotes headers.
         and (for any i in (1..#x1) : (@x1[i] < @blank[1])
              or for any i in (1..#x2) : (@x2[i] < @blank[1])
-             or for any i in (1..#x3) : (@x3[i] < @blank[1]))
+             or for any i in (1..#x3) : (@x3[i] < @blank[1])
+             or for any i in (1..#x4) : (@x4[i] < @blank[1]))
 }
 
 rule PHISH_Evasion_Text_CombiningMarkSplice
@@ -215,4 +219,26 @@ rule PHISH_Evasion_Filename_InvisibleChars
         // ("reviewdocument\u034f\u034f.pdf") or flip how the extension reads (U+202E).
         // ZWJ (E2 80 8D) is left out: emoji sequences use it.
         and filename matches /(\xe2\x80[\x8b\x8c\x8e\x8f\xaa-\xae]|\xe2\x81[\xa0\xa6-\xa9]|\xef\xbb\xbf|\xcd\x8f|\xc2\xad)/
+}
+
+rule PHISH_Evasion_Subject_UnderscoreJoinedLure
+{
+    meta:
+        id = "f1c8e3a5-2d9b-4e7a-b6c4-0a3d5e8f7b94"
+        description = "Subject writes its pressure words joined by underscores instead of spaces (_hurry_up_!_Rewards_have_arrived!_, Unusual_activity_on_your_Account)"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "evasion"
+        tactic = "obfuscation"
+
+    condition:
+        part_kind == "message"
+        // Three or more words glued with underscores to the end of the subject: phrase
+        // filters look for "unusual activity" with a space.
+        and subject matches /(^|[ :])_?[a-z!]+(_[a-z!]+){2,}_?$/
+        // ...and the glued words are a lure's, not a file name (Q3_sales_report.xlsx
+        // has an extension; a scan-to-mail subject names no reward or threat).
+        and subject matches /(reward|prize|winner|unusual|hurry|claim|urgent|suspend|locked|verify|bonus)/
+        and not subject matches /\.[a-z0-9]{2,4}$/
 }

@@ -96,3 +96,24 @@ rule PHISH_Link_Href_ShortenerWithLure
         // The shortener's own company sending its own short links is not hiding anything.
         and not sender_domain matches /(^|\.)(twitter|x|bitly|tinyurl)\.com$/
 }
+
+rule PHISH_Link_Redirector_ToShortener
+{
+    meta:
+        id = "a9e2d4b7-6c1f-4f83-9d05-3b8e7c2a1f65"
+        description = "Link goes through a social network's open redirector (vk.com/away, youtube.com/redirect, l.facebook.com) straight into a URL shortener"
+        severity = "medium"
+        action = "alert"
+        status = "stable"
+        attack_type = "credential_phishing"
+        tactic = "link_obfuscation"
+
+    strings:
+        // Two hops of hiding: the redirector lends its reputation to the link, the
+        // shortener hides where it ends. A real share links the page, not a bit.ly.
+        // Google's url?q= is left out: Calendar wraps every link in an invite that way.
+        $x = /(vk\.com\/away\.php|youtube\.com\/redirect|t\.umblr\.com\/redirect|l\.facebook\.com\/l\.php|l\.instagram\.com\/)\?[^"'\s<>]{0,80}(to|u|q|url)=https?(%3a|:)(%2f|\/){2}(bit\.ly|tinyurl\.com|cutt\.ly|is\.gd|t\.ly|rb\.gy|shorturl\.at|ow\.ly|rebrand\.ly|s\.id|v\.gd|clck\.ru|u\.to|surl\.li)/ nocase
+    condition:
+        part_kind == "message"
+        and $x
+}
