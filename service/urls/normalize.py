@@ -121,7 +121,11 @@ _CANONICAL = re.compile(
 def canonical_host(url: str) -> str | None:
     """The host when `url` is already canonical (the fast path), else None."""
     m = _CANONICAL.fullmatch(url)
-    return m.group(1) if m and len(url) <= MAX_URL_LENGTH else None
+    if m is None or len(url) > MAX_URL_LENGTH:
+        return None
+    host = m.group(1)
+    # label and name length limits: the regex alone would accept a 64-letter label
+    return host if len(host) <= 253 and _HOST_OK.match(host) else None
 
 
 def normalize(url: str) -> str | None:

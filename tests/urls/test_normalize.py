@@ -53,3 +53,10 @@ def test_ipv4_shorthand_rejects_out_of_range() -> None:
 ])
 def test_fast_path_agrees_with_reference(raw: str) -> None:
     assert normalize(raw) == normalize_slow(raw)
+
+
+def test_fast_path_refuses_a_host_longer_than_dns_allows() -> None:
+    # found by the fuzz run: the canonical-URL regex alone accepted a 300-letter host
+    url = "http://evil.example" + "a" * 300
+    assert normalize_slow(url) is None
+    assert normalize(url) is None
