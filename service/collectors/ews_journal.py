@@ -13,7 +13,6 @@ of truth); they are not used yet, so a quiet mailbox is polled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -24,13 +23,13 @@ from exchangelib.services import SyncFolderItems  # type: ignore[import-untyped]
 
 from service.collectors.base import Enqueue
 from service.collectors.ews_common import EwsError, EwsPool, EwsSettings
+from service.collectors.journal_loop import run_with_backoff, wait_or_stop
 from service.state.base import QueueItem, Store
 
 log = logging.getLogger(__name__)
 
 MAX_CHANGES = 512  # the most SyncFolderItems returns in one call
 FETCH_CHUNK = 32  # items per GetItem: bounds the size of one MIME response
-MAX_BACKOFF_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,22 +65,12 @@ class EwsJournalCollector:
         self._pool.close()
 
     async def run(self, enqueue: Enqueue, stop: asyncio.Event) -> None:
-        backoff = 1.0
+        def forget_folder() -> None:
+            self._folder = None
+
         try:
-            while not stop.is_set():
-                try:
-                    await self._sync(enqueue, stop)
-                    backoff = 1.0
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    # Server down, credentials changed, sync state refused: reconnect later.
-                    text = str(exc) if isinstance(exc, EwsError) else type(exc).__name__
-                    log.error("collector %s: %s; retrying in %.0fs", self.name, text, backoff,
-                              extra={"collector": self.name})
-                    self._folder = None
-                    await _wait(stop, backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+            await run_with_backoff(self.name, lambda: self._sync(enqueue, stop), stop, log,
+                                   clear_errors=EwsError, on_error=forget_folder)
         finally:
             self._pool.close()
 
@@ -101,7 +90,7 @@ class EwsJournalCollector:
                 await asyncio.shield(self._store.set_checkpoint(self.name, page.state))
                 state = page.state
             if page.last:
-                await _wait(stop, self._interval)
+                await wait_or_stop(stop, self._interval)
 
     # -- blocking parts ------------------------------------------------------------------
 
@@ -153,7 +142,3 @@ class EwsJournalCollector:
             out.append((item_id, raw))
         return out
 
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -14,17 +14,15 @@ recipients are lost this way. Use journaling (SMTP or EWS intake) where Bcc matt
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from service.collectors.base import Enqueue
 from service.collectors.graph_client import GraphClient, GraphError, GraphSettings, user_path
+from service.collectors.journal_loop import run_with_backoff, wait_or_stop
 from service.state.base import QueueItem, Store
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 60.0
 
 
 class GraphDeltaCollector:
@@ -57,20 +55,9 @@ class GraphDeltaCollector:
             await self.client.close()
 
     async def run(self, enqueue: Enqueue, stop: asyncio.Event) -> None:
-        backoff = 1.0
         try:
-            while not stop.is_set():
-                try:
-                    await self._follow(enqueue, stop)
-                    backoff = 1.0
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    text = str(exc) if isinstance(exc, GraphError) else type(exc).__name__
-                    log.error("collector %s: %s; retrying in %.0fs", self.name, text, backoff,
-                              extra={"collector": self.name})
-                    await _wait(stop, backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+            await run_with_backoff(self.name, lambda: self._follow(enqueue, stop), stop, log,
+                                   clear_errors=GraphError)
         finally:
             await self.client.close()
 
@@ -96,7 +83,7 @@ class GraphDeltaCollector:
             await asyncio.shield(self._store.set_checkpoint(self.name, following))
             link = following
             if "@odata.deltaLink" in resp.body:
-                await _wait(stop, self._interval)
+                await wait_or_stop(stop, self._interval)
 
     async def _take(self, message_id: str, enqueue: Enqueue) -> None:
         from urllib.parse import quote
@@ -116,7 +103,3 @@ class GraphDeltaCollector:
         await enqueue(QueueItem(collector=self.name, raw=resp.body, received_at=time.time(),
                                 ref=message_id))
 
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

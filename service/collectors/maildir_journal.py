@@ -13,7 +13,6 @@ os.scandir every 50 ms costs next to nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.collectors.base import Enqueue
+from service.collectors.journal_loop import wait_or_stop
 from service.collectors.maildir_fs import (
     ensure_maildir,
     move_no_clobber,
@@ -98,7 +98,7 @@ class MaildirJournalCollector:
                 break
             except Exception as exc:
                 log.error("collector %s: %s", self.name, exc)
-                await _wait(stop, ERROR_BACKOFF_S)
+                await wait_or_stop(stop, ERROR_BACKOFF_S)
         if stop.is_set():
             return
         last = await self._store.get_checkpoint(self.name)
@@ -114,7 +114,7 @@ class MaildirJournalCollector:
                 log.error("collector %s: poll failed: %s: %s", self.name,
                           type(exc).__name__, exc)
                 delay = ERROR_BACKOFF_S
-            await _wait(stop, delay)
+            await wait_or_stop(stop, delay)
 
     async def _poll_once(self, enqueue: Enqueue, stop: asyncio.Event) -> None:
         ready = await asyncio.to_thread(self._scan)
@@ -222,7 +222,3 @@ class MaildirJournalCollector:
             self._stuck.add((src.parent.name, name))
             log.error("collector %s: cannot move %s aside: %s", self.name, name, exc)
 
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
