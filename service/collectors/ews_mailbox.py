@@ -36,6 +36,7 @@ from service.collectors.base import (
     RestoreResult,
 )
 from service.collectors.ews_common import EwsError, EwsPool, EwsSettings
+from service.collectors.mailbox_common import after_move, refused
 from service.collectors.maildir_match import HeaderMatcher
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,9 @@ class EwsMailboxBackend:
     async def quarantine(self, mailbox: str, ident: MessageIdentity, *,
                          dry_run: bool = False) -> QuarantineOutcome:
         address = mailbox.strip()
-        if not _ADDRESS_RE.fullmatch(address):
-            return QuarantineOutcome(RemovalResult.SKIPPED,
-                                     reason=f"not a plain address: {address[:80]!r}")
-        if not ident.message_id.strip():
-            return QuarantineOutcome(RemovalResult.SKIPPED, reason="no Message-ID")
+        refusal = refused(address, ident, _ADDRESS_RE)
+        if refusal is not None:
+            return refusal
         try:
             return await self._pool.run(self._quarantine_sync, address, ident, dry_run)
         except EwsError as exc:
@@ -163,12 +162,7 @@ class EwsMailboxBackend:
                 errors.append(type(res).__name__)
                 continue
             moved.append(Moved(hit.parent_folder_id.id, target.id, res[0]))
-        if errors:
-            return QuarantineOutcome(RemovalResult.FAILED, moved=tuple(moved),
-                                     reason="MoveItem: " + ", ".join(errors[:5]))
-        if not moved:
-            return QuarantineOutcome(RemovalResult.NOT_FOUND)
-        return QuarantineOutcome(RemovalResult.REMOVED, moved=tuple(moved))
+        return after_move(moved, errors, "MoveItem: ")
 
     def _confirm(self, acct: Any, hits: list[Any], ident: MessageIdentity) -> list[Any]:
         if not hits:

@@ -33,6 +33,7 @@ from service.collectors.graph_client import (
     odata_string,
     user_path,
 )
+from service.collectors.mailbox_common import after_move, refused
 from service.collectors.maildir_match import HeaderMatcher
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,9 @@ class GraphMailboxBackend:
     async def quarantine(self, mailbox: str, ident: MessageIdentity, *,
                          dry_run: bool = False) -> QuarantineOutcome:
         address = mailbox.strip()
-        if not _ADDRESS_RE.fullmatch(address):
-            return QuarantineOutcome(RemovalResult.SKIPPED,
-                                     reason=f"not a plain address: {address[:80]!r}")
-        if not ident.message_id.strip():
-            return QuarantineOutcome(RemovalResult.SKIPPED, reason="no Message-ID")
+        refusal = refused(address, ident, _ADDRESS_RE)
+        if refusal is not None:
+            return refusal
         try:
             return await self._quarantine(address, ident, dry_run)
         except GraphError as exc:
@@ -143,12 +142,7 @@ class GraphMailboxBackend:
                 moved.append(Moved(str(msg.get("parentFolderId", "")), qid, str(ans.body["id"])))
             elif ans.code not in _GONE:
                 errors.append(f"HTTP {ans.status} {ans.code}".strip())
-        if errors:
-            return QuarantineOutcome(RemovalResult.FAILED, moved=tuple(moved),
-                                     reason="move: " + ", ".join(errors[:5]))
-        if not moved:
-            return QuarantineOutcome(RemovalResult.NOT_FOUND)
-        return QuarantineOutcome(RemovalResult.REMOVED, moved=tuple(moved))
+        return after_move(moved, errors, "move: ")
 
     async def _move(self, address: str, ids: list[str], dest: str) -> list[GraphResponse]:
         base = user_path(address)

@@ -30,6 +30,7 @@ from service.collectors.base import (
     RemovalResult,
     RestoreResult,
 )
+from service.collectors.mailbox_common import after_move
 from service.collectors.maildir_fs import (
     MaildirError,
     ensure_maildir,
@@ -183,12 +184,7 @@ class MaildirMailboxBackend:
         if raced:
             mine = {m.new_ref for m in moved}
             moved += [m for m in self._already(mbox, matcher) if m.new_ref not in mine]
-        if errors:
-            return QuarantineOutcome(RemovalResult.FAILED, moved=tuple(moved),
-                                     reason="cannot move: " + "; ".join(errors[:5]))
-        if not moved:
-            return QuarantineOutcome(RemovalResult.NOT_FOUND)
-        return QuarantineOutcome(RemovalResult.REMOVED, moved=tuple(moved))
+        return after_move(moved, errors, "cannot move: ", "; ")
 
     def _already(self, mbox: Path, matcher: HeaderMatcher) -> list[Moved]:
         return [Moved(original_folder=_origin_of(hit.name) or "cur",
