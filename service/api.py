@@ -16,7 +16,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from service import metrics
 from service.actions.remediate import Remediator
 from service.api_openapi import document
-from service.api_response import RESPONSE_KEY, Response, add_routes
+from service.api_response import (
+    RESPONSE_KEY,
+    Response,
+    add_routes,
+    json_error,
+    remediable_alert,
+)
 from service.config import Settings, read_secret
 from service.rules import RuleLibrary
 from service.state.base import Store
@@ -47,10 +53,6 @@ def api_token(settings: Settings) -> str:
         fh.write(token + "\n")
     log.warning("no API token configured: generated one in %s (mode 0600)", path)
     return token
-
-
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 @web.middleware
@@ -122,13 +124,11 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def restore_alert(request: web.Request) -> web.Response:
-    store = request.app[STORE_KEY]
-    alert = await store.get_alert(request.match_info["id"])
-    if alert is None:
-        return json_error(404, "no such alert")
-    remediator: Remediator | None = request.app[REMEDIATOR_KEY]
-    if remediator is None:
-        return json_error(409, "remediation is not configured")
+    found = await remediable_alert(request.app[STORE_KEY], request.match_info["id"],
+                                   request.app[REMEDIATOR_KEY])
+    if isinstance(found, web.Response):
+        return found
+    alert, remediator = found
     results = await remediator.restore(alert["key"], actor="api", reason="restore")
     return web.json_response({"id": alert["id"], "restored": results})
 

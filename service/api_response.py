@@ -89,11 +89,30 @@ async def _json_body(request: web.Request) -> JSON | web.Response:
     return body
 
 
-async def get_alert(request: web.Request) -> web.Response:
-    r = request.app[RESPONSE_KEY]
-    alert = await r.store.get_alert(request.match_info["id"])
+async def find_alert(store: Store, alert_id: str) -> JSON | web.Response:
+    """The stored alert, or the 404 answer naming that there is none."""
+    alert = await store.get_alert(alert_id)
     if alert is None:
         return json_error(404, "no such alert")
+    return alert
+
+
+async def remediable_alert(store: Store, alert_id: str, remediator: Remediator | None
+                           ) -> tuple[JSON, Remediator] | web.Response:
+    """The alert and the remediator to act on it, or the 404/409 answer why not."""
+    alert = await find_alert(store, alert_id)
+    if isinstance(alert, web.Response):
+        return alert
+    if remediator is None:
+        return json_error(409, "remediation is not configured")
+    return alert, remediator
+
+
+async def get_alert(request: web.Request) -> web.Response:
+    r = request.app[RESPONSE_KEY]
+    alert = await find_alert(r.store, request.match_info["id"])
+    if isinstance(alert, web.Response):
+        return alert
     return web.json_response(await alert_view(r.store, alert))
 
 
@@ -109,9 +128,9 @@ async def disposition(request: web.Request) -> web.Response:
         return json_error(400, "disposition must be one of " + ", ".join(DISPOSITIONS))
     if not isinstance(comment, str) or not isinstance(allow, bool):
         return json_error(400, "comment must be a string and allowlist a boolean")
-    alert = await r.store.get_alert(request.match_info["id"])
-    if alert is None:
-        return json_error(404, "no such alert")
+    alert = await find_alert(r.store, request.match_info["id"])
+    if isinstance(alert, web.Response):
+        return alert
     result = await r.dispositions.apply(alert, value, actor="api", comment=comment,
                                         allowlist=allow)
     return web.json_response(result)
@@ -119,14 +138,13 @@ async def disposition(request: web.Request) -> web.Response:
 
 async def remediate(request: web.Request) -> web.Response:
     r = request.app[RESPONSE_KEY]
-    alert = await r.store.get_alert(request.match_info["id"])
-    if alert is None:
-        return json_error(404, "no such alert")
-    if r.remediator is None:
-        return json_error(409, "remediation is not configured")
+    found = await remediable_alert(r.store, request.match_info["id"], r.remediator)
+    if isinstance(found, web.Response):
+        return found
+    alert, remediator = found
     ident = alert.get("identity") or {}
     rules = tuple(sorted({str(f["rule"]) for f in alert.get("findings", []) if f.get("rule")}))
-    records = await r.remediator.remediate(Request(
+    records = await remediator.remediate(Request(
         key=str(alert["key"]), alert_id=str(alert["id"]),
         ident=MessageIdentity(message_id=str(ident.get("message_id") or ""),
                               from_header=ident.get("from"), subject=ident.get("subject"),
