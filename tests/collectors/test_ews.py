@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from service.actions.remediate import Remediator
 from service.collectors import ews_journal
 from service.collectors.base import MessageIdentity, RemovalResult, RestoreResult
 from service.collectors.ews_common import EwsSettings
 from service.collectors.ews_journal import EwsJournalCollector
 from service.collectors.ews_mailbox import EwsMailboxBackend
-from service.config import Settings
-from service.engine import Engine
-from service.pipeline import Pipeline
-from service.state import open_store
 from service.state.base import QueueItem, Store
+from tests.collectors.conftest import remediation_stack, trawler_check
 from tests.conftest import free_port
-from tests.mailgen import RULE, THREE_RECIPIENTS, journal_report, phish
+from tests.mailgen import THREE_RECIPIENTS, journal_report, phish
 from tests.servers.ews import EwsServer
 
 RECIPIENTS = ("bob@corp.example", "carol@corp.example", "dave@corp.example")
@@ -37,14 +32,6 @@ async def ews() -> AsyncIterator[EwsServer]:
     await server.start()
     yield server
     await server.stop()
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def settings(server: EwsServer, password: str = SVC_PASSWORD) -> EwsSettings:
@@ -169,17 +156,8 @@ async def test_end_to_end_ews_journal_to_removal_and_restore(
     ews.deliver("bob@corp.example", phish("<other@ok.test>", body="lunch?"))
     ews.deliver("journal@corp.example", journal_report(original, THREE_RECIPIENTS))
 
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "test.yar").write_text(RULE)
-    s = Settings.model_validate({"data_root": str(tmp_path), "rules": str(rules),
-                                 "organisation_domains": ["corp.example"],
-                                 "remediation": {"retries": 1, "retry_backoff_s": 0.01}})
-    engine = Engine(s, store=store)
-    engine.load_rules()
     backend = EwsMailboxBackend(settings(ews))
-    remediator = Remediator(backend, store, s.remediation, s.organisation_domains)
-    pipeline = Pipeline(s, store, engine, remediator, "t1")
+    remediator, pipeline = remediation_stack(tmp_path, store, backend)
     started = time.perf_counter()
     collector = EwsJournalCollector("ews-journal", settings(ews), "journal@corp.example",
                                     store, sync_interval_s=0.05)
@@ -205,23 +183,12 @@ async def test_end_to_end_ews_journal_to_removal_and_restore(
 
 
 async def test_trawler_check_names_a_bad_ews_url(ews: EwsServer, tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "test.yar").write_text(RULE)
     bad = f"http://127.0.0.1:{free_port()}/EWS/Exchange.asmx"  # nothing listens there
-    config = tmp_path / "trawler.yaml"
-    config.write_text(
-        f"data_root: {tmp_path}\nrules: {rules}\norganisation_domains: [corp.example]\n"
-        "mailboxes:\n  type: ews\n"
+    returncode, text = await trawler_check(
+        tmp_path, "mailboxes:\n  type: ews\n"
         f"  service_endpoint: {bad}\n  username: {SVC}\n  password_env: T_EWS_PW\n"
-        "  auth_type: basic\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service.cli", "check", "--config", str(config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={"T_EWS_PW": SVC_PASSWORD, "PATH": "/usr/bin:/bin"}, cwd=str(Path.cwd()))
-    out, _ = await asyncio.wait_for(proc.communicate(), 40)
-    text = out.decode()
-    assert proc.returncode == 1, text
+        "  auth_type: basic\n", {"T_EWS_PW": SVC_PASSWORD})
+    assert returncode == 1, text
     [line] = [ln for ln in text.splitlines() if ln.startswith("FAIL")]
     assert line.startswith("FAIL mailboxes (ews): EWS " + bad), line
     assert "cannot reach the endpoint" in line

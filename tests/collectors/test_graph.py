@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import smtplib
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,14 +17,12 @@ from service.collectors.graph_client import GraphSettings
 from service.collectors.graph_journal import GraphDeltaCollector
 from service.collectors.graph_mailbox import GraphMailboxBackend
 from service.collectors.smtp_journal import SmtpJournalCollector
-from service.config import Remediation, Settings
-from service.engine import Engine
+from service.config import Remediation
 from service.model import Severity
-from service.pipeline import Pipeline
-from service.state import open_store
 from service.state.base import QueueItem, Store
+from tests.collectors.conftest import remediation_stack, trawler_check
 from tests.conftest import free_port
-from tests.mailgen import RULE, THREE_RECIPIENTS, journal_report, phish
+from tests.mailgen import THREE_RECIPIENTS, journal_report, phish
 from tests.servers.graph import GraphServer
 
 RECIPIENTS = ("bob@corp.example", "carol@corp.example", "dave@corp.example")
@@ -43,14 +40,6 @@ async def graph() -> AsyncIterator[GraphServer]:
     await server.start()
     yield server
     await server.stop()
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def gsettings(server: GraphServer, secret: str = "secret-1", concurrency: int = 4) -> GraphSettings:
@@ -246,17 +235,8 @@ async def test_end_to_end_smtp_journal_to_graph_removal_and_restore(
     original = phish()
     for r in RECIPIENTS:
         graph.deliver(r, original)
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "test.yar").write_text(RULE)
-    s = Settings.model_validate({"data_root": str(tmp_path), "rules": str(rules),
-                                 "organisation_domains": ["corp.example"],
-                                 "remediation": {"retries": 1, "retry_backoff_s": 0.01}})
-    engine = Engine(s, store=store)
-    engine.load_rules()
     backend = GraphMailboxBackend(gsettings(graph))
-    remediator = Remediator(backend, store, s.remediation, s.organisation_domains)
-    pipeline = Pipeline(s, store, engine, remediator, "t1")
+    remediator, pipeline = remediation_stack(tmp_path, store, backend)
     endpoint = SmtpJournalCollector("smtp", "127.0.0.1", free_port())
     stop = asyncio.Event()
     intake = asyncio.create_task(endpoint.run(store.enqueue, stop))
@@ -286,22 +266,11 @@ def _send(port: int, raw: bytes) -> None:
 
 async def test_trawler_check_names_bad_graph_credentials(graph: GraphServer,
                                                          tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "test.yar").write_text(RULE)
-    config = tmp_path / "trawler.yaml"
-    config.write_text(
-        f"data_root: {tmp_path}\nrules: {rules}\norganisation_domains: [corp.example]\n"
-        "mailboxes:\n  type: graph\n  tenant_id: tenant-1\n  client_id: app-1\n"
+    returncode, text = await trawler_check(
+        tmp_path, "mailboxes:\n  type: graph\n  tenant_id: tenant-1\n  client_id: app-1\n"
         f"  client_secret_env: T_GRAPH_SECRET\n  authority_url: {graph.base}\n"
-        f"  graph_url: {graph.graph_url}\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service.cli", "check", "--config", str(config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={"T_GRAPH_SECRET": "not-the-secret-42", "PATH": "/usr/bin:/bin"})
-    out, _ = await asyncio.wait_for(proc.communicate(), 40)
-    text = out.decode()
-    assert proc.returncode == 1, text
+        f"  graph_url: {graph.graph_url}\n", {"T_GRAPH_SECRET": "not-the-secret-42"})
+    assert returncode == 1, text
     [line] = [ln for ln in text.splitlines() if ln.startswith("FAIL")]
     assert line == ("FAIL mailboxes (graph): Graph token for tenant tenant-1 client app-1 "
                     "refused: invalid_client (AADSTS7000215: Invalid client secret provided.)")
