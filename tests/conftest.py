@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import redis
@@ -34,6 +35,9 @@ def redis_answers(host: str, port: int) -> bool:
 class RedisServer:
     """A private, throw-away redis-server (no persistence) on a fixed port."""
 
+    # A subclass that needs durability swaps in its own appendonly flags.
+    persistence: ClassVar[tuple[str, ...]] = ("--appendonly", "no")
+
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.port = port or free_port()
         self.workdir = workdir
@@ -50,7 +54,7 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
+             *self.persistence, "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s
         while not redis_answers("127.0.0.1", self.port):

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -28,7 +26,7 @@ import redis
 import yaml
 
 from service.state import open_store
-from tests.conftest import RedisServer, free_port, redis_answers
+from tests.conftest import RedisServer, free_port
 from tests.servers.dovecot import MASTER_PASSWORD, MASTER_USER, DovecotServer
 from tests.test_app import wait_for
 from tests.test_e2e_imap import (
@@ -52,22 +50,7 @@ PER_PHASE = 8  # messages before, during and after the restart
 class PersistentRedis(RedisServer):
     """A private redis-server with an fsync-always AOF, as Trawler's Redis should run."""
 
-    def start(self, timeout_s: float = 10.0) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise RuntimeError("redis-server is not installed")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout_s
-        while not redis_answers("127.0.0.1", self.port):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server on port {self.port} exited at start")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {self.port} did not answer")
-            time.sleep(0.02)
+    persistence = ("--appendonly", "yes", "--appendfsync", "always")
 
     def crash(self) -> None:
         proc, self.proc = self.proc, None
