@@ -26,7 +26,6 @@ import re
 import zipfile
 from dataclasses import dataclass
 
-from service import procpool
 from service.model import (
     Attachment,
     Code,
@@ -35,6 +34,7 @@ from service.model import (
     Severity,
     bounded_evidence,
 )
+from service.scanners import pooled
 from service.scanners.base import ScanContext
 
 NAME = "office"
@@ -151,24 +151,13 @@ def analyze(data: bytes, macro_severity: str) -> tuple[Event, ...]:
 
 
 async def scan(msg: ParsedMessage, options: Options, ctx: ScanContext) -> list[Finding]:
-    pool = procpool.shared_pool(ctx.limits.pool_workers)
     severity = Severity.parse(options.macro_severity, Severity.LOW).value
     findings: list[Finding] = []
     for att in msg.attachments:
         if not is_office(att):
             continue
-        try:
-            events = await pool.run(analyze, att.data, severity,
-                                    timeout=ctx.limits.scanner_timeout_s)
-        except procpool.PoolTimeout:
-            findings.append(Finding(scanner=NAME, code=Code.SCANNER_TIMEOUT,
-                                    severity=Severity.INFO, part=att.part_id))
-            continue
-        except procpool.PoolError as exc:
-            findings.append(Finding(scanner=NAME, code=Code.SCANNER_ERROR,
-                                    severity=Severity.INFO, part=att.part_id,
-                                    evidence=bounded_evidence([str(exc)])))
-            continue
+        events, failed = await pooled.analyse(NAME, ctx, att, analyze, severity)
+        findings.extend(failed)
         findings.extend(
             Finding(scanner=NAME, code=Code(code), severity=Severity(sev), part=att.part_id,
                     evidence=bounded_evidence([f"filename: {att.filename or ''}", *ev]))

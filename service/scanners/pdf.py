@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from service import procpool
 from service.model import (
     Code,
     Finding,
@@ -38,6 +37,7 @@ from service.model import (
     Severity,
     bounded_evidence,
 )
+from service.scanners import pooled
 from service.scanners.base import ScanContext
 from service.urls import hosts
 
@@ -162,23 +162,13 @@ def analyze(data: bytes, max_pages: int, max_uris: int) -> tuple[Event, ...]:
 
 
 async def scan(msg: ParsedMessage, options: Options, ctx: ScanContext) -> list[Finding]:
-    pool = procpool.shared_pool(ctx.limits.pool_workers)
     findings: list[Finding] = []
     for att in msg.attachments:
         if att.sniffed_type != "application/pdf" or len(att.data) < att.size:
             continue
-        try:
-            events = await pool.run(analyze, att.data, options.max_pages, options.max_uris,
-                                    timeout=ctx.limits.scanner_timeout_s)
-        except procpool.PoolTimeout:
-            findings.append(Finding(scanner=NAME, code=Code.SCANNER_TIMEOUT,
-                                    severity=Severity.INFO, part=att.part_id))
-            continue
-        except procpool.PoolError as exc:
-            findings.append(Finding(scanner=NAME, code=Code.SCANNER_ERROR,
-                                    severity=Severity.INFO, part=att.part_id,
-                                    evidence=bounded_evidence([str(exc)])))
-            continue
+        events, failed = await pooled.analyse(NAME, ctx, att, analyze, options.max_pages,
+                                              options.max_uris)
+        findings.extend(failed)
         findings.extend(
             Finding(scanner=NAME, code=Code(code), severity=Severity(sev), part=att.part_id,
                     evidence=bounded_evidence(list(ev)))
