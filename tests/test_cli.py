@@ -136,3 +136,20 @@ def test_restore_by_message_id(tmp_path: Path, rules: Path,
     for r in RECIPIENTS:
         assert len(files(tmp_path / "mailboxes" / r)) == 1
     assert main(["restore", "<nope@x>", "--config", str(cfg)]) == 1
+
+
+async def test_scan_window_keeps_input_order_with_yara_in_threads(rules: Path) -> None:
+    from service.engine import Engine
+    from service.scancmd import batch_settings, scan_window
+
+    settings = batch_settings(Settings(rules=str(rules), scanners={"yara": {}}))
+    assert settings.scanners["yara"] == {"inline_max_bytes": 0}
+    kept = batch_settings(Settings(scanners={"yara": {"inline_max_bytes": 10}}))
+    assert kept.scanners["yara"] == {"inline_max_bytes": 10}  # the user's choice stands
+    engine = Engine(settings)
+    engine.load_rules()
+    raws = [phish(f"<w{i}@x.test>", body="hello" if i % 3 else phish().decode())
+            for i in range(12)]
+    results = await scan_window(engine, raws, window=4)
+    assert [r.msg.message_id for r in results] == [f"<w{i}@x.test>" for i in range(12)]
+    assert [r.verdict.flagged for r in results] == [i % 3 == 0 for i in range(12)]

@@ -53,6 +53,10 @@ MAX_REPLY_TO_CHARS = 1024
 class Options:
     scan_attachments: bool = True
     max_evidence: int = 4
+    # Below this many bytes YARA runs on the event loop (a thread hop costs more than
+    # the match); above it, in a thread. Batch scans set 0 so that YARA on one message
+    # (GIL released) overlaps the parsing of the next.
+    inline_max_bytes: int = INLINE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +192,7 @@ async def scan(msg: ParsedMessage, options: Options, ctx: ScanContext) -> list[F
     size = len(msg.header_block) + sum(len(b.text) for b in msg.bodies)
     if options.scan_attachments:
         size += sum(len(a.data) for a in msg.attachments)
-    if size <= INLINE_BYTES:
+    if size <= options.inline_max_bytes:
         return scan_sync(compiled.rules, msg, options, ctx.limits.scanner_timeout_s)
     return await asyncio.to_thread(scan_sync, compiled.rules, msg, options,
                                    ctx.limits.scanner_timeout_s)
