@@ -6,12 +6,16 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 import redis
+import redis.asyncio as aioredis
+
+from service.state import RedisStore, SqliteStore, Store, open_store
 
 LOCAL_REDIS = ("127.0.0.1", 6379)
 
@@ -105,3 +109,61 @@ def redis_server(tmp_path: Path) -> Iterator[Callable[[], RedisServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+# Stores. `store` is the embedded SQLite one most tests want; `backend_store` runs a test
+# once on SQLite and once on Redis (the contract suites, and the stateful scanners).
+MakeStore = Callable[[], Awaitable[Store]]
+
+
+async def drop_prefix(url: str, prefix: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    await s.open()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"test:{uuid.uuid4().hex}:"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def make_store(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> AsyncIterator[MakeStore]:
+    """Opens stores on one shared backing (same file or same prefix): several replicas."""
+    backend = str(request.param)
+    opened: list[Store] = []
+
+    async def make() -> Store:
+        made: Store
+        if backend == "sqlite":
+            made = SqliteStore(tmp_path / "state.db")
+        else:
+            made = RedisStore(redis_url, prefix=redis_prefix)
+        await made.open()
+        opened.append(made)
+        return made
+
+    yield make
+    for made in opened:
+        await made.close()
+    if backend == "redis":
+        await drop_prefix(redis_url, redis_prefix)
+
+
+@pytest.fixture
+async def backend_store(make_store: MakeStore) -> Store:
+    return await make_store()

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from service.state import open_store
 from service.state.base import Store
 from tests.respstack import ATTACHMENT_SHA, AUTH, FIVE, PHISH, TOKEN, ApiStack
 from tests.test_pipeline import files
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def _state(st: ApiStack, key: str) -> object:

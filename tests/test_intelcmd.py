@@ -13,7 +13,7 @@ from service import config
 from service.cli import main
 from service.engine import Engine
 from service.state import open_store
-from tests.state.conftest import drop_prefix
+from tests.conftest import drop_prefix
 
 MSG = (b"From: Billing <billing@kit.example>\r\nTo: bob@corp.example\r\n"
        b"Subject: Invoice overdue\r\nMessage-ID: <a@kit.example>\r\n\r\n"

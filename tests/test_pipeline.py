@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from service.actions.remediate import Remediator
 from service.collectors.maildir_fs import ensure_maildir
@@ -15,7 +12,6 @@ from service.collectors.maildir_mailbox import MaildirMailboxBackend
 from service.config import Settings
 from service.engine import Engine
 from service.pipeline import Pipeline, alert_id_for, dedup_key
-from service.state import open_store
 from service.state.base import QueueItem, Store
 from tests.mailgen import RULE, THREE_RECIPIENTS, journal_report, phish
 
@@ -58,14 +54,6 @@ class Stack:
     async def run_once(self) -> None:
         for entry in await self.store.consume("test-1", 50, 50):
             await self.pipeline.process(entry)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def test_journal_report_removed_from_all_three_and_restored(

@@ -6,8 +6,6 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,19 +14,10 @@ from aiohttp.test_utils import TestServer
 
 from service.actions.alerts import AlertSinks, suggest
 from service.config import AlertSinksConfig, WebhookSink
-from service.state import open_store
 from service.state.base import Store
 
 SECRET = "hook-secret-7e1d"
 ALERT = {"id": "A-1", "key": "k", "verdict": "malicious", "recipients": [{"address": "a@b"}]}
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def test_webhook_signed_retried_then_delivered(store: Store,

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from prometheus_client import REGISTRY
 
 from service.api_response import RESPONSE_KEY
-from service.state import open_store
 from service.state.base import Store
 from tests.respstack import ATTACHMENT, ATTACHMENT_SHA, AUTH, FIVE, PHISH, ApiStack, message
 from tests.test_pipeline import files
 
 RULE = "PHISH_Test_PasswordExpiry"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def sample(name: str, **labels: str) -> float:

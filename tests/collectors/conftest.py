@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from service.actions.remediate import Remediator
 from service.collectors.base import MailboxBackend
 from service.config import Settings
 from service.engine import Engine
 from service.pipeline import Pipeline
-from service.state import open_store
 from service.state.base import Store
 from tests.mailgen import RULE
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def rules_dir(tmp_path: Path) -> Path:

@@ -32,15 +32,6 @@ from service.state import QueueItem, Store, open_store
 # -- journal collector -------------------------------------------------------------------
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A real SQLite store; the collector keeps its checkpoint here."""
-    st = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await st.open()
-    yield st
-    await st.close()
-
-
 class Sink:
     """The enqueue callable: enqueues into the store and records what it was handed."""
 

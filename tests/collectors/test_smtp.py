@@ -8,7 +8,6 @@ import signal
 import smtplib
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from service.collectors.smtp_journal import SmtpJournalCollector
 from service.config import Settings
 from service.engine import Engine
 from service.pipeline import Pipeline
-from service.state import open_store
 from service.state.base import QueueItem, Store
 from tests.conftest import free_port
 from tests.mailgen import RULE, THREE_RECIPIENTS, journal_report, phish
@@ -44,14 +42,6 @@ async def main(db, port):
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def send(port: int, raw: bytes, **login: str) -> tuple[int, bytes]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +12,7 @@ from service.model import Code, Finding, ParsedMessage, Severity
 from service.scanners import headers
 from service.scanners.base import ScanContext, load_scanners
 from service.senderdata import parse_auth_results, selected_auth_results
-from service.state import RedisStore, SqliteStore
 from tests.factories import message
-from tests.state.conftest import drop_prefix
 
 ORG = ("trawlercorp.example",)
 
@@ -154,19 +149,6 @@ async def test_return_path_and_sender_syntax() -> None:
     found = await run(bad)
     assert found[Code.INVALID_ADDRESS].evidence[0].startswith("Return-Path:")
     assert found[Code.INVALID_ADDRESS].severity is Severity.LOW
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path,
-                redis_url: str) -> AsyncIterator[Any]:
-    prefix = f"test:{uuid.uuid4().hex}:"
-    s: Any = (SqliteStore(tmp_path / "state.db") if request.param == "sqlite"
-              else RedisStore(redis_url, prefix=prefix))
-    await s.open()
-    yield s
-    await s.close()
-    if request.param == "redis":
-        await drop_prefix(redis_url, prefix)
 
 
 async def test_first_time_sender_is_counted_in_the_store(store: Any) -> None:

@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,8 @@ from service.indicators import (
 from service.model import Action, Code, ParsedMessage, Severity, Url
 from service.scanners import indicators as scanner
 from service.scanners.base import ScanContext
-from service.state import RedisStore, SqliteStore
+from service.state import RedisStore
 from tests.factories import attachment, message
-from tests.state.conftest import drop_prefix
 
 
 def ind(kind: str, value: str, **kw: Any) -> Indicator:
@@ -118,19 +116,6 @@ def test_file_yaml_and_csv(tmp_path: Path) -> None:
     y.write_text("- {type: domain, value: ok.example}\n- {type: domain, value: bad}\n")
     with pytest.raises(IndicatorError, match="entry 2"):
         load_file(y)
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path,
-                redis_url: str) -> AsyncIterator[Any]:
-    prefix = f"test:{uuid.uuid4().hex}:"
-    s: Any = (SqliteStore(tmp_path / "state.db") if request.param == "sqlite"
-              else RedisStore(redis_url, prefix=prefix))
-    await s.open()
-    yield s
-    await s.close()
-    if request.param == "redis":
-        await drop_prefix(redis_url, prefix)
 
 
 class CountingStore:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from service.state import QueueEntry, QueueItem, Store
-from tests.state.conftest import MakeStore
+from tests.conftest import MakeStore
 
 HOSTILE_RAW = (b"From: a@x\r\n\r\n\x00\x01\xff\xfe\x80 not utf-8 \xc3\x28 \x00end"
                + bytes(range(256)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.state.conftest import MakeStore
+from tests.conftest import MakeStore
 
 
 async def test_put_list_replace_delete(make_store: MakeStore) -> None:

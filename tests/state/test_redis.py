@@ -12,8 +12,7 @@ import redis.asyncio as aioredis
 
 from service.state import QueueItem, RedisStore, StoreUnavailable
 from service.state.keys import DEFAULT_TTL_S, F_RAW, Keys
-from tests.conftest import RedisServer, free_port
-from tests.state.conftest import drop_prefix
+from tests.conftest import RedisServer, drop_prefix, free_port
 
 
 @pytest.fixture

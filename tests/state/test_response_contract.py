@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from service.state import Store
-from tests.state.conftest import MakeStore
+from tests.conftest import MakeStore
 
 
 async def test_records_round_trip_newest_first_and_expire(store: Store) -> None:
