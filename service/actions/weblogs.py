@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -192,21 +192,15 @@ class W3cParser:
                         _text(row.get("c-ip"), 64))
 
 
+E = TypeVar("E")
 FORMATS = ("json", "squid", "w3c")
 
 
 def parse_web(body: bytes, fmt: str = "json") -> tuple[list[WebEvent], int]:
     """(events, invalid lines) from a request body in one of FORMATS."""
-    events: list[WebEvent] = []
     if fmt == "json":
-        objs, invalid = json_objects(body)
-        for obj in objs:
-            ev = web_from_json(obj)
-            if ev is None:
-                invalid += 1
-            else:
-                events.append(ev)
-        return events, invalid
+        return _from_json_lines(body, web_from_json)
+    events: list[WebEvent] = []
     invalid = 0
     w3c = W3cParser()
     for line in _lines(body):
@@ -219,10 +213,16 @@ def parse_web(body: bytes, fmt: str = "json") -> tuple[list[WebEvent], int]:
 
 
 def parse_files(body: bytes) -> tuple[list[FileEvent], int]:
+    return _from_json_lines(body, file_from_json)
+
+
+def _from_json_lines(body: bytes, convert: Callable[[dict[str, Any]], E | None]
+                     ) -> tuple[list[E], int]:
+    """(events, invalid lines): a line that is not JSON or not an event counts as invalid."""
     objs, invalid = json_objects(body)
-    events = []
+    events: list[E] = []
     for obj in objs:
-        ev = file_from_json(obj)
+        ev = convert(obj)
         if ev is None:
             invalid += 1
         else:
