@@ -177,7 +177,7 @@ def build_backend(settings: Settings) -> MailboxBackend:
                               f"(environment variable {cfg.password_env or '?'} is empty)")
         # `trawler check` opens one mailbox to prove endpoint, credentials and the
         # impersonation right: check_mailbox when set, else the service account's own.
-        check = getattr(cfg, "check_mailbox", None) or str(cfg.username)
+        check = cfg.check_mailbox or str(cfg.username)
         return EwsMailboxBackend(_ews_settings(cfg, password, cfg.pool_size),
                                  cfg.quarantine_folder, check_mailbox=check)
     if cfg.type == "graph":
